@@ -1,0 +1,92 @@
+"""segment_study(): scribbles on one reference series -> organ labels on every series of the study.
+
+The one entry point shared by the CLI and the Slicer logic. It only computes: nothing is written, so a
+cancelled or failed run leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import Cancelled, InputError
+from .log import collect_warnings, log
+from .methods import create_method
+from .methods.base import Method
+from .organs import ORGAN_BY_LABEL
+from .pairing import SlicePairing, check_orientation, identity_pairing, pair_slices
+from .scribbles.read import validate_scribbles
+from .series import Series
+
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass
+class StudyResult:
+    """Labels for the reference and every target, keyed by series name (reference first)."""
+
+    labels: dict[str, np.ndarray]
+    series: dict[str, Series]
+    pairings: dict[str, SlicePairing]
+    method: str
+    weights_sha256: str | None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    reference_name: str = ""
+
+
+def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Series], method: str | Method = "auto",
+                  weights: str | Path | None = None, threads: int | None = None,
+                  progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None) -> StudyResult:
+    """Segment the reference and every target from `scribbles` (uint8 (K, J, I) on the reference grid)."""
+    start = time.perf_counter()
+    with collect_warnings() as warnings:
+        scribbles = np.asarray(scribbles)
+        present = validate_scribbles(scribbles, reference)
+        _check_names(reference, targets)
+        pairings: dict[str, SlicePairing] = {reference.name: identity_pairing(reference)}
+        for target in targets:
+            check_orientation(reference, target)
+            pairing = pair_slices(reference, target)
+            if pairing.rule != "position":
+                log.warning("%s; pairing slices by relative order instead", pairing.reason)
+            pairings[target.name] = pairing
+        segmenter = create_method(method, weights, threads) if isinstance(method, str) else method
+        timings = {"load_method_s": round(time.perf_counter() - start, 4)}
+        all_series = [reference, *targets]
+        labels: dict[str, np.ndarray] = {}
+        for index, series in enumerate(all_series):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            if progress is not None:
+                progress(index / len(all_series), f"segmenting {series.name} ({index + 1}/{len(all_series)})")
+            tick = time.perf_counter()
+            result = segmenter.segment_target(reference, scribbles, series, pairings[series.name], cancel)
+            result = np.where(np.isin(result, present), result, 0).astype(np.uint8)
+            labels[series.name] = result
+            timings[f"{series.name}_s"] = round(time.perf_counter() - tick, 4)
+            _warn_empty(series, result, present)
+        if progress is not None:
+            progress(1.0, "done")
+    timings["segment_total_s"] = round(time.perf_counter() - start, 4)
+    return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
+                       getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name)
+
+
+def _check_names(reference: Series, targets: Sequence[Series]) -> None:
+    names = [reference.name, *(t.name for t in targets)]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"two input series are both named {duplicates[0]!r}; outputs are named after series, "
+                         "so rename one (or leave out the duplicate)")
+
+
+def _warn_empty(series: Series, labels: np.ndarray, present: list[int]) -> None:
+    found = set(np.unique(labels).tolist())
+    missing = [ORGAN_BY_LABEL[o].name for o in present if o not in found]
+    if missing:
+        log.warning("%s: %s not found in this series", series.name, ", ".join(missing))

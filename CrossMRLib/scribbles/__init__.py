@@ -1,0 +1,1 @@
+"""Scribbles: reading the user's, carrying them between series, synthesising them for training."""
