@@ -5,23 +5,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.transforms import ScaleIntensityRangePercentiles
 
 MODEL_SIZE: tuple[int, int] = (256, 256)
 LOWER_PERCENTILE = 0.5
 UPPER_PERCENTILE = 99.5
 
-_scale = ScaleIntensityRangePercentiles(lower=LOWER_PERCENTILE, upper=UPPER_PERCENTILE, b_min=0.0, b_max=1.0,
-                                        clip=True, dtype=np.float32)
 
 
 def normalize_intensity(array: np.ndarray) -> np.ndarray:
     """Clip a volume to its 0.5th-99.5th percentile and rescale to [0, 1] (float32)."""
+    from monai.transforms import ScaleIntensityRange  # imported here: monai is slow to import
+
     array = np.asarray(array, dtype=np.float32)
     low, high = np.percentile(array, [LOWER_PERCENTILE, UPPER_PERCENTILE])
     if high <= low:  # constant image: nothing to rescale
         return np.zeros_like(array, dtype=np.float32)
-    return np.asarray(_scale(array), dtype=np.float32)
+    scale = ScaleIntensityRange(a_min=float(low), a_max=float(high), b_min=0.0, b_max=1.0, clip=True, dtype=np.float32)
+    return np.asarray(scale(array), dtype=np.float32)
 
 
 def resize_slices(array: np.ndarray, size: tuple[int, int] = MODEL_SIZE, mode: str = "bilinear") -> np.ndarray:

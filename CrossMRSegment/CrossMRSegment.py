@@ -1,0 +1,425 @@
+"""CrossMR Segment: paint scribbles on one series, get liver, kidneys and spleen on every series of the study.
+
+The widget is thin: the work is done by the Qt-free `CrossMRSegmentLib` (logic, MRML conversion, background
+process, dependency installation). The engine (`CrossMRLib`) and its dependencies are imported only when
+they are used, so the module loads before they are installed.
+"""
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+
+import qt
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.util import VTKObservationMixin
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+
+from CrossMRSegmentLib import CrossMRSegmentLogic
+
+
+class CrossMRSegment(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("CrossMR Segment")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["CrossMR developers"]
+        self.parent.helpText = _(
+            "Paint a few strokes inside liver, right kidney, left kidney and spleen on one series (usually T1w), "
+            "press Apply, and every other series of the study (T2w, DWI, Dixon in/opposed phase...) is segmented. "
+            'See the <a href="https://github.com/CrossMR/SlicerCrossMR#readme">user guide</a>.')
+        self.parent.acknowledgementText = _(
+            "CrossMR uses 3D Slicer, PyTorch and MONAI. The module layout follows Slicer's scripted module template.")
+
+
+@parameterNodeWrapper
+class CrossMRSegmentParameterNode:
+    """referenceVolume: series with the scribbles; scribbleSegmentation: the strokes; method, backgroundProcess,
+    threads: how the engine runs (threads 0 = all cores)."""
+
+    referenceVolume: vtkMRMLScalarVolumeNode
+    scribbleSegmentation: vtkMRMLSegmentationNode
+    method: Annotated[str, Choice(["auto", "region-growing"])] = "auto"
+    backgroundProcess: bool = True
+    threads: Annotated[int, WithinRange(0, 256)] = 0
+
+
+class CrossMRSegmentModuleLogic(ScriptedLoadableModuleLogic, CrossMRSegmentLogic):
+    """The Qt-free CrossMRSegmentLogic plus the module's parameter node."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        CrossMRSegmentLogic.__init__(self)
+        self.moduleName = "CrossMRSegment"
+
+    def getParameterNode(self):
+        return CrossMRSegmentParameterNode(super().getParameterNode())
+
+
+class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._process = None  # running background SegmentationProcess
+        self._running = False
+        self._cancelRequested = False
+        self._createdVolumes = []  # highest b-value volumes made for this run (removed if it fails)
+        self._uncheckedTargetIDs = set()
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/CrossMRSegment.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = CrossMRSegmentModuleLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onSceneNodesChanged)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeRemovedEvent, self.onSceneNodesChanged)
+
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.createScribblesButton.connect("clicked(bool)", self.onCreateScribbles)
+        self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
+        self.ui.showSeriesSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onShowSeries)
+        self.ui.targetsListWidget.connect("itemChanged(QListWidgetItem*)", self.onTargetItemChanged)
+        self.initializeParameterNode()
+        self.updateDependencyStatus()
+
+    def cleanup(self) -> None:
+        if self._process is not None:
+            self._process.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self.updateTargetList()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateTargetList)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        if self._process is not None:
+            self._process.cancel()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def onSceneNodesChanged(self, caller=None, event=None) -> None:
+        if self.parent.isEntered and not slicer.mrmlScene.IsBatchProcessing():
+            qt.QTimer.singleShot(0, self.updateTargetList)
+
+    def onReload(self) -> None:
+        """Reload the Lib package too (Slicer reloads only this file)."""
+        import importlib
+        import sys
+
+        for name in sorted((n for n in sys.modules if n.split(".")[0] == "CrossMRSegmentLib"), reverse=True):
+            importlib.reload(sys.modules[name])
+        ScriptedLoadableModuleWidget.onReload(self)
+
+    # ------------------------------------------------------------------ parameter node
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.referenceVolume:
+            reference = self.logic.defaultReferenceVolume()
+            if reference:
+                self._parameterNode.referenceVolume = reference
+
+    def setParameterNode(self, inputParameterNode: Optional[CrossMRSegmentParameterNode]) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateTargetList)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateTargetList)
+            self.updateTargetList()
+
+    def _checkCanApply(self, caller=None, event=None) -> None:
+        if self._running:
+            self.ui.applyButton.enabled = True
+            return
+        parameters = self._parameterNode
+        ready = bool(parameters and parameters.referenceVolume and parameters.scribbleSegmentation
+                     and self.checkedTargets())
+        self.ui.applyButton.enabled = ready
+        self.ui.applyButton.toolTip = _("Segment every ticked series") if ready else _(
+            "Select a reference volume, its scribbles and at least one series to segment")
+        self.ui.createScribblesButton.enabled = bool(parameters and parameters.referenceVolume)
+
+    # ------------------------------------------------------------------ targets
+    def updateTargetList(self, *unused) -> None:
+        from CrossMRSegmentLib.gui import fillTargetList
+
+        reference = self._parameterNode.referenceVolume if self._parameterNode else None
+        fillTargetList(self.ui.targetsListWidget, self.logic, reference, self._uncheckedTargetIDs)
+        self._checkCanApply()
+
+    def onTargetItemChanged(self, item) -> None:
+        from CrossMRSegmentLib.gui import rememberCheckState
+
+        rememberCheckState(item, self._uncheckedTargetIDs)
+        self._checkCanApply()
+
+    def checkedTargets(self) -> list:
+        from CrossMRSegmentLib.gui import checkedTargets
+
+        return checkedTargets(self.ui.targetsListWidget, slicer.mrmlScene)
+
+    # ------------------------------------------------------------------ actions
+    def updateDependencyStatus(self) -> None:
+        from CrossMRSegmentLib.install import dependencyStatus
+
+        self.ui.dependencyLabel.text = _("Dependencies: {status}").format(status=dependencyStatus())
+
+    def onCreateScribbles(self) -> None:
+        from CrossMRSegmentLib.gui import openSegmentEditor
+
+        with slicer.util.tryWithErrorDisplay(_("Could not create the scribble segmentation."), waitCursor=True):
+            reference = self._parameterNode.referenceVolume
+            node = self.logic.createScribbleSegmentation(reference)
+            self._parameterNode.scribbleSegmentation = node
+            openSegmentEditor(node, reference)
+
+    def onLoadSample(self) -> None:
+        """Generate the sample study (five series) with simulated scribbles on T1w, ready for Apply."""
+        from CrossMRSegmentLib.gui import loadSample
+
+        with slicer.util.tryWithErrorDisplay(_("Could not load the sample study."), waitCursor=True):
+            loadSample(self.logic, self._parameterNode)
+            self.updateTargetList()
+
+    def onShowSeries(self, node) -> None:
+        if node is not None:
+            self.logic.showSeries(node)
+
+    def onApplyButton(self) -> None:
+        if self._running:
+            self._cancelRequested = True
+            if self._process is not None:
+                self._process.cancel()
+            self.ui.statusLabel.text = _("Cancelling...")
+            return
+        from CrossMRSegmentLib.install import ensureDependencies
+
+        try:
+            with slicer.util.tryWithErrorDisplay(_("CrossMR could not start."), show=False, waitCursor=True):
+                if not ensureDependencies(confirm=slicer.util.confirmOkCancelDisplay):
+                    self.ui.statusLabel.text = _("Dependencies were not installed; nothing was done.")
+                    return
+                self.updateDependencyStatus()
+                self.logic.lastWarnings = []
+                parameters = self._parameterNode
+                self.logic.method = parameters.method
+                self.logic.threads = parameters.threads or None
+                targets = [self._resolveTarget(node) for node in self.checkedTargets()]
+                prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets)
+        except Exception as error:
+            self._finish(None, None, error)
+            return
+        self._setRunning(True)
+        if parameters.backgroundProcess:
+            from CrossMRSegmentLib.process import SegmentationProcess
+
+            self._process = SegmentationProcess(prepared, self.logic.method, self.logic.weights, self.logic.threads)
+            self._process.start(self.onProgress, lambda labels, error: self._finish(prepared, labels, error))
+            return
+        try:  # in Slicer's process: progress events keep the GUI alive and let Cancel through
+            labels = self.logic.compute(prepared, self.onProgress, lambda: self._cancelRequested)
+        except Exception as error:
+            self._finish(prepared, None, error)
+            return
+        self._finish(prepared, labels, None)
+
+    def _resolveTarget(self, node):
+        resolved, created = self.logic.resolveTarget(node)
+        if created:
+            self._createdVolumes.append(resolved)
+        return resolved
+
+    def onProgress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.statusLabel.text = message
+        slicer.app.processEvents()
+
+    def _setRunning(self, running: bool) -> None:
+        self._running = running
+        self._cancelRequested = False
+        self.ui.applyButton.text = _("Cancel") if running else _("Apply")
+        self.ui.inputsCollapsibleButton.enabled = not running
+        self.ui.advancedCollapsibleButton.enabled = not running
+        self.ui.progressBar.value = 0
+        self._checkCanApply()
+
+    def _finish(self, prepared, labels, error) -> None:
+        """Write the results (all or nothing) or report why there are none."""
+        from CrossMRSegmentLib.gui import reportFailure
+
+        warnings = list(self._process.warnings) if self._process is not None else []
+        self._process = None
+        self._setRunning(False)
+        if error is None:
+            try:
+                outputs = self.logic.writeResults(prepared, labels)
+                warnings = sorted({*prepared.warnings, *self.logic.lastWarnings, *warnings})
+                self._createdVolumes = []
+                self.ui.progressBar.value = 100
+                self.ui.showSeriesSelector.setCurrentNode(prepared.referenceVolume)
+                self.ui.statusLabel.text = "\n".join(
+                    [_("Segmented {count} series.").format(count=len(outputs)), *warnings])
+                return
+            except Exception as exc:
+                error = exc
+        from CrossMRSegmentLib.outputs import removeNode
+
+        for node in self._createdVolumes:
+            removeNode(slicer.mrmlScene, node)
+        self._createdVolumes = []
+        reportFailure(error, self.ui.statusLabel)
+
+
+class CrossMRSegmentTest(ScriptedLoadableModuleTest):
+    """The logic on the generated sample study inside Slicer (needs CrossMR's Python packages installed)."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_CrossMRSegment_study()
+        self.setUp()
+        self.test_CrossMRSegment_mistakes()
+
+    def _scene(self):
+        from CrossMRSegmentLib.install import missingRequirements, torchInstalled
+
+        if not torchInstalled() or missingRequirements():
+            self.skipTest("CrossMR's Python packages are not installed (press Apply once in the module)")
+        from CrossMRSegmentLib.sample import addSampleStudy, generateSampleStudy, paintSampleScribbles
+
+        self.delayDisplay("Generating the sample study")
+        study = generateSampleStudy(3, subsample=2)
+        volumes, studyItem = addSampleStudy(slicer.mrmlScene, study)
+        logic = CrossMRSegmentLogic()
+        logic.method = "region-growing"  # deterministic and needs no model weights
+        return study, volumes, studyItem, logic, paintSampleScribbles(logic, study, volumes["t1w"])
+
+    @staticmethod
+    def _snapshot():
+        nodes = [slicer.mrmlScene.GetNthNode(i) for i in range(slicer.mrmlScene.GetNumberOfNodes())]
+        return [(n.GetID(), n.GetMTime()) for n in nodes if not n.IsA("vtkMRMLSubjectHierarchyNode")]
+
+    def test_CrossMRSegment_study(self):
+        from CrossMRLib.errors import Cancelled
+        from CrossMRLib.organs import ORGANS, organ_from_terminology
+        from CrossMRSegmentLib.process import SegmentationProcess
+        from CrossMRSegmentLib.segments import terminologyEntry
+
+        study, volumes, studyItem, logic, scribbles = self._scene()
+        shNode = slicer.mrmlScene.GetSubjectHierarchyNode()
+        targets = [volumes[n] for n in ("t2w", "dwi", "inphase", "opposed")]
+        self.delayDisplay("Segmenting five series")
+        outputs = logic.run(volumes["t1w"], scribbles, targets)
+        self.assertEqual(set(outputs), {v.GetID() for v in volumes.values()})
+        scores = []
+        for name, volume in volumes.items():
+            node = outputs[volume.GetID()]
+            self.assertEqual(node.GetName(), f"{name} CrossMR")
+            self.assertEqual(node.GetAttribute("CrossMR.Output"), "1")
+            self.assertIs(node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()), volume)
+            self.assertEqual(shNode.GetItemParent(shNode.GetItemByDataNode(node)), studyItem)
+            segmentation = node.GetSegmentation()
+            self.assertEqual([segmentation.GetNthSegment(i).GetName() for i in range(4)], [o.name for o in ORGANS])
+            for index, organ in enumerate(ORGANS):
+                segment = segmentation.GetNthSegment(index)
+                self.assertTrue(np.allclose(segment.GetColor(), organ.color_float))
+                self.assertIs(organ_from_terminology(terminologyEntry(segment)), organ)
+                array = slicer.util.arrayFromSegmentBinaryLabelmap(node, segmentation.GetNthSegmentID(index), volume)
+                self.assertEqual(array.shape, slicer.util.arrayFromVolume(volume).shape)
+                truth = study.labels[name].array == organ.label
+                scores.append(2 * np.logical_and(array, truth).sum() / max(array.sum() + truth.sum(), 1))
+        self.assertGreaterEqual(float(np.mean(scores)), 0.25, f"mean Dice {np.mean(scores):.3f}")
+
+        self.delayDisplay("Re-run: replaces CrossMR's nodes only")
+        mine = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "t2w CrossMR")  # the user's, same name
+        mineTime = mine.GetMTime()
+        again = logic.run(volumes["t1w"], scribbles, [volumes["t2w"]])
+        self.assertIsNone(slicer.mrmlScene.GetNodeByID(outputs[volumes["t2w"].GetID()].GetID()))
+        self.assertIs(slicer.mrmlScene.GetNodeByID(outputs[volumes["dwi"].GetID()].GetID()),
+                      outputs[volumes["dwi"].GetID()])
+        self.assertIs(slicer.mrmlScene.GetNodeByID(mine.GetID()), mine)
+        self.assertEqual(mine.GetMTime(), mineTime)
+
+        self.delayDisplay("Cancel leaves the scene as it was")
+        before, calls = self._snapshot(), []
+        with self.assertRaises(Cancelled):
+            logic.run(volumes["t1w"], scribbles, targets, progress=lambda f, m: calls.append(f),
+                      cancel=lambda: len(calls) >= 2)
+        self.assertEqual(self._snapshot(), before)
+
+        self.delayDisplay("Background process (PythonSlicer) gives the same labels")
+        prepared = logic.prepare(volumes["t1w"], scribbles, [volumes["dwi"]])
+        background = SegmentationProcess(prepared, logic.method).runBlocking()
+        inProcess = logic.compute(prepared)
+        for volumeID, labels in inProcess.items():
+            self.assertTrue(np.array_equal(background[volumeID], labels))
+
+        self.delayDisplay("Save and load as .seg.nrrd")
+        node = again[volumes["t2w"].GetID()]
+        path = str(Path(tempfile.mkdtemp()) / "t2w.seg.nrrd")
+        self.assertTrue(slicer.util.saveNode(node, path))
+        loaded = slicer.util.loadSegmentation(path)
+        for index in range(4):
+            original, reread = node.GetSegmentation().GetNthSegment(index), loaded.GetSegmentation().GetNthSegment(index)
+            self.assertEqual(original.GetName(), reread.GetName())
+            self.assertEqual(terminologyEntry(original), terminologyEntry(reread))
+            self.assertTrue(np.array_equal(
+                slicer.util.arrayFromSegmentBinaryLabelmap(node, node.GetSegmentation().GetNthSegmentID(index),
+                                                           volumes["t2w"]),
+                slicer.util.arrayFromSegmentBinaryLabelmap(loaded, loaded.GetSegmentation().GetNthSegmentID(index),
+                                                           volumes["t2w"])))
+        self.delayDisplay("Test passed")
+
+    def test_CrossMRSegment_mistakes(self):
+        from CrossMRLib.errors import InputError
+
+        study, volumes, _item, logic, scribbles = self._scene()
+        empty = logic.createScribbleSegmentation(volumes["t1w"])
+        onT2w = logic.createScribbleSegmentation(volumes["t2w"])
+        slicer.util.updateSegmentBinaryLabelmapFromArray((study.labels["t2w"].array == 1).astype(np.uint8), onT2w,
+                                                         onT2w.GetSegmentation().GetNthSegmentID(0), volumes["t2w"])
+        flat = slicer.util.addVolumeFromArray(slicer.util.arrayFromVolume(volumes["t1w"])[:1].copy(), name="one slice")
+        cases = [((None, scribbles, [volumes["t2w"]]), "no reference volume"),
+                 ((volumes["t1w"], scribbles, []), "no target series"),
+                 ((volumes["t1w"], empty, [volumes["t2w"]]), "are empty"),
+                 ((volumes["t1w"], onT2w, [volumes["dwi"]]), "another geometry"),
+                 ((flat, scribbles, [volumes["t2w"]]), "is 2D"),
+                 ((volumes["t1w"], scribbles, [flat]), "is 2D")]
+        for arguments, expected in cases:
+            before = self._snapshot()
+            with self.assertRaises(InputError) as raised:
+                logic.run(*arguments)
+            self.assertIn(expected, str(raised.exception))
+            self.assertNotIn("\n", str(raised.exception))
+            self.assertEqual(self._snapshot(), before)
+        self.assertEqual(logic.outputNodes(), [])
+        self.delayDisplay("Test passed")
