@@ -1,0 +1,135 @@
+"""Shapes and masking of every CrossMR network block, organ-specific matching, and the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from CrossMRLib.model.config import ModelConfig
+from CrossMRLib.model.decoder import DecoderLayer
+from CrossMRLib.model.losses import crossmr_loss
+from CrossMRLib.model.matching import match_sample, organ_cost_matrix
+from CrossMRLib.model.network import CrossMRNet, probabilities_to_labels, select_outputs
+from CrossMRLib.model.sampler import choose_points
+
+SMALL = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
+
+
+@pytest.fixture(scope="module")
+def net() -> CrossMRNet:
+    torch.manual_seed(0)
+    return CrossMRNet(SMALL).eval()
+
+
+def _scribbles(b: int = 2) -> torch.Tensor:
+    s = torch.zeros(b, 4, 64, 64, dtype=torch.bool)
+    s[:, 0, 20:24, 10:30] = True
+    s[0, 2, 40:44, 45:50] = True
+    return s
+
+
+def test_encoder_and_fpn_shapes(net):
+    stages = net.encoder(torch.rand(2, 1, 64, 64))
+    assert [tuple(t.shape[-2:]) for t in stages] == [(16, 16), (8, 8), (4, 4), (2, 2)]
+    feats = net.encode(torch.rand(2, 1, 64, 64))
+    assert [tuple(f.shape) for f in feats.levels] == [(2, 32, 2, 2), (2, 32, 4, 4), (2, 32, 8, 8)]
+    assert tuple(feats.mask.shape) == (2, 32, 32, 32)  # stride-2 mask features
+
+
+def test_sampler_points_lie_on_scribbles_and_flag_missing_organs():
+    s = _scribbles()
+    coords, valid = choose_points(s, 6, torch.Generator().manual_seed(1))
+    assert valid.tolist() == [[True, False, True, False], [True, False, False, False]]
+    cols = (coords[..., 0] * 64 - 0.5).round().long()
+    rows = (coords[..., 1] * 64 - 0.5).round().long()
+    for b, o in [(0, 0), (0, 2), (1, 0)]:
+        assert s[b, o, rows[b, o], cols[b, o]].all()
+    again, _ = choose_points(s, 6)  # no generator: deterministic
+    assert torch.equal(again, choose_points(s, 6)[0])
+
+
+def test_tokens_shape_and_position_encoding_separates_sides(net):
+    feats = net.encode(torch.zeros(1, 1, 64, 64))  # identical features everywhere
+    left = torch.zeros(1, 4, 64, 64, dtype=torch.bool)
+    left[0, 1, 30:34, 8:14] = True
+    right = left.flip(-1)
+    tl, valid = net.tokens(feats, left)
+    tr, _ = net.tokens(feats, right)
+    assert [tuple(t.shape) for t in tl] == [(1, 4, 5, 32)] * 3
+    assert valid[0].tolist() == [False, True, False, False]
+    assert not torch.allclose(tl[0][0, 1], tr[0][0, 1], atol=1e-3)
+
+
+def test_cross_attention_mask_blocks_masked_memory():
+    torch.manual_seed(0)
+    layer = DecoderLayer(16, 2).eval()
+    q, qpos = torch.randn(1, 4, 16), torch.randn(1, 4, 16)
+    mem, mpos = torch.randn(1, 10, 16), torch.randn(1, 10, 16)
+    tokens = torch.randn(1, 2, 3, 16)
+    blocked = torch.zeros(1, 4, 10, dtype=torch.bool)
+    blocked[0, :2, 5:] = True  # organ 0's two queries may only look at memory 0..4
+    blocked = blocked.repeat_interleave(2, 0)
+    out = layer(q, qpos, mem, mpos, blocked, tokens)
+    changed = mem.clone()
+    changed[0, 5:] += 5.0
+    out2 = layer(q, qpos, changed, mpos, blocked, tokens)
+    assert torch.allclose(out[0, :2], out2[0, :2], atol=1e-5)  # masked queries unaffected
+    assert not torch.allclose(out[0, 2], out2[0, 2], atol=1e-3)  # unmasked queries see the change
+
+
+def test_organ_groups_are_independent(net):
+    """Changing one organ's scribbles never changes another organ's predictions."""
+    ref, tgt = torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64)
+    s = _scribbles(1)
+    other = s.clone()
+    other[0, 2] = False
+    other[0, 2, 10:14, 10:14] = True
+    with torch.no_grad():
+        a, _ = net(ref, s, tgt)
+        b, _ = net(ref, other, tgt)
+    for pa, pb in zip(a[1:], b[1:]):  # a[0] comes before any layer has seen tokens
+        assert torch.allclose(pa["masks"][:, 0], pb["masks"][:, 0], atol=1e-5)
+        assert not torch.allclose(pa["masks"][:, 2], pb["masks"][:, 2], atol=1e-4)
+
+
+def test_network_outputs_and_selection(net):
+    with torch.no_grad():
+        preds, valid = net(torch.rand(2, 1, 64, 64), _scribbles(), torch.rand(2, 1, 64, 64))
+    assert len(preds) == 4  # initial prediction + 3 decoder layers (deep supervision)
+    assert tuple(preds[-1]["masks"].shape) == (2, 4, 3, 32, 32)
+    assert tuple(preds[-1]["scores"].shape) == (2, 4, 3)
+    probs = select_outputs(preds[-1], valid, (50, 70))
+    assert tuple(probs.shape) == (2, 4, 50, 70)
+    assert probs[~valid].abs().sum() == 0  # organs without scribbles are never predicted
+    labels = probabilities_to_labels(probs)
+    assert labels.dtype == torch.uint8 and not (labels[1] == 3).any()
+
+
+def test_matching_never_assigns_across_organs():
+    rng = torch.Generator().manual_seed(0)
+    for trial in range(20):
+        masks = torch.randn(4, 3, 8, 8, generator=rng)
+        targets = (torch.rand(4, 8, 8, generator=rng) > 0.5).float()
+        organs = sorted(np.random.default_rng(trial).choice(4, size=int(1 + trial % 4), replace=False).tolist())
+        # make another organ's query the best fit for this organ's mask: it still must not be chosen
+        masks[(organs[0] + 1) % 4, 0] = (targets[organs[0]] * 40 - 20)
+        pairs = match_sample(masks, targets, organs)
+        assert sorted(o for o, _ in pairs) == organs
+        assert all(0 <= q < 3 for _, q in pairs)
+    cost = organ_cost_matrix(torch.randn(6, 4), torch.rand(2, 4), np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1]))
+    assert np.isinf(cost[:3, 1]).all() and np.isinf(cost[3:, 0]).all() and np.isfinite(cost[:3, 0]).all()
+
+
+def test_loss_trains_absent_organs_to_score_low(net):
+    with torch.no_grad():
+        preds, valid = net(torch.rand(1, 1, 64, 64), _scribbles(1), torch.rand(1, 1, 64, 64))
+    targets = torch.zeros(1, 4, 64, 64)
+    targets[0, 0, 10:40, 10:40] = 1.0  # liver present, left kidney (scribbled) absent from the target
+    loss, parts = crossmr_loss(preds, valid, targets)
+    assert torch.isfinite(loss) and set(parts) == {"bce", "dice", "score"}
+    # push every score of organ 2 (absent) up: the score loss must grow
+    high = [{"masks": p["masks"], "scores": p["scores"].clone()} for p in preds]
+    for p in high:
+        p["scores"][0, 2] = 8.0
+    assert crossmr_loss(high, valid, targets)[1]["score"] > parts["score"]

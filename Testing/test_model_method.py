@@ -1,0 +1,98 @@
+"""The model method's plumbing: per-organ nearest scribbled slice, token cache, cancel, errors, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from CrossMRLib.errors import Cancelled, InputError
+from CrossMRLib.methods.crossmr_model import CrossMRModelMethod, default_weights
+from CrossMRLib.model.config import ModelConfig
+from CrossMRLib.model.inference import nearest_scribbled, prepare_scribbles
+from CrossMRLib.model.network import CrossMRNet
+from CrossMRLib.model.weights import save_weights
+from CrossMRLib.pairing import identity_pairing, pair_slices
+from CrossMRLib.series import Series, make_ijk_to_ras
+
+TINY = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
+
+
+@pytest.fixture(scope="module")
+def method(tmp_path_factory) -> CrossMRModelMethod:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_weights(CrossMRNet(TINY), path)
+    return CrossMRModelMethod(weights=path, threads=1)
+
+
+def _series(name: str, shape, spacing, seed: int) -> Series:
+    rng = np.random.default_rng(seed)
+    return Series(rng.random(shape).astype(np.float32) * 100, make_ijk_to_ras(spacing, (0, 0, 0)), name)
+
+
+def _scribbles(shape) -> np.ndarray:
+    s = np.zeros(shape, np.uint8)
+    s[2, 10:14, 10:30] = 1
+    s[4, 25:28, 30:36] = 3
+    return s
+
+
+def test_nearest_scribbled_slice_per_organ():
+    has = np.zeros((6, 4), bool)
+    has[1, 0] = has[4, 0] = has[3, 2] = True
+    out = nearest_scribbled(np.array([0, 2, 3, 5]), has)
+    assert out[:, 0].tolist() == [1, 1, 4, 4]
+    assert out[:, 2].tolist() == [3, 3, 3, 3]
+    assert (out[:, [1, 3]] == -1).all()
+
+
+def test_thin_scribbles_survive_downsampling():
+    s = np.zeros((1, 256, 256), np.uint8)
+    s[0, 100, 40:200] = 2  # a one-pixel-thin stroke
+    masks = prepare_scribbles(s, 4, 128)
+    assert masks.shape == (1, 4, 128, 128) and masks[0, 1].sum() >= 70 and not masks[0, [0, 2, 3]].any()
+
+
+def test_segment_target_shapes_organs_cache_and_determinism(method):
+    ref = _series("ref", (6, 40, 48), (4.0, 4.0, 6.0), 0)
+    tgt = _series("tgt", (5, 30, 36), (5.0, 5.0, 7.0), 1)
+    scr = _scribbles(ref.shape)
+    calls = []
+    encode = method.model.encode
+    method.model.encode = lambda x: calls.append(len(x)) or encode(x)
+    try:
+        out = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+        first = sum(calls)
+        again = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+        ref_out = method.segment_target(ref, scr, ref, identity_pairing(ref))
+    finally:
+        method.model.encode = encode
+    assert out.dtype == np.uint8 and out.shape == tgt.shape and ref_out.shape == ref.shape
+    assert set(np.unique(out)) <= {0, 1, 3} and set(np.unique(ref_out)) <= {0, 1, 3}
+    assert np.array_equal(out, again)  # same input -> same output
+    assert first == 2 + tgt.num_slices  # the two scribbled reference slices, then the targets
+    assert sum(calls) == first + tgt.num_slices + ref.num_slices  # reference slices not encoded again
+
+
+def test_cancel_and_input_errors(method, tmp_path, monkeypatch):
+    ref = _series("ref", (6, 40, 48), (4.0, 4.0, 6.0), 0)
+    with pytest.raises(Cancelled):
+        method.segment_target(ref, _scribbles(ref.shape), ref, identity_pairing(ref), cancel=lambda: True)
+    with pytest.raises(InputError, match="scribbles shape"):
+        method.segment_target(ref, np.zeros((2, 3, 4), np.uint8), ref, identity_pairing(ref))
+    monkeypatch.setenv("CROSSMR_WEIGHTS", str(tmp_path / "elsewhere.pt"))
+    assert default_weights() == tmp_path / "elsewhere.pt"
+    with pytest.raises(InputError, match="not found"):
+        CrossMRModelMethod()
+
+
+def test_largest_component_drops_islands_per_organ():
+    from CrossMRLib.model.inference import keep_largest_components
+
+    labels = np.zeros((4, 20, 20), np.uint8)
+    labels[1:3, 2:10, 2:10] = 1
+    labels[0, 15:17, 15:17] = 1  # stray island of organ 1
+    labels[2, 15:18, 2:5] = 2  # organ 2 (single component) stays
+    out = keep_largest_components(labels)
+    assert out[0, 15:17, 15:17].sum() == 0 and (out[1:3, 2:10, 2:10] == 1).all() and (out[2, 15:18, 2:5] == 2).all()
