@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..display import radiological
 from ..organs import ORGANS
 from ..series import Series
 from .study import SERIES_NAMES, PhantomStudy
@@ -20,13 +21,7 @@ def display_slice(series: Series, z_mm: float) -> tuple[np.ndarray, int]:
     """Axial slice nearest to RAS z, reoriented to radiological display; returns (2D array, k)."""
     centres = series.slice_centres()
     k = int(np.argmin(np.abs(centres[:, 2] - z_mm)))
-    image = series.array[k]
-    m = series.ijk_to_ras
-    if m[0, 0] > 0:  # i runs towards patient right -> put right on the left
-        image = image[:, ::-1]
-    if m[1, 1] > 0:  # j runs anteriorly -> anterior on top
-        image = image[::-1, :]
-    return image, k
+    return radiological(series.array[k], series.ijk_to_ras), k
 
 
 def levels(study: PhantomStudy, count: int = 3) -> list[float]:
