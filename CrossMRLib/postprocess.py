@@ -1,0 +1,44 @@
+"""Clean-up of predicted labels: per organ, keep the 3D pieces that belong to the user's scribbles.
+
+A network can paint an organ's look-alike on slices where the organ is absent (a bowel loop taken for a
+kidney). Keeping only the largest piece then keeps the wrong one when the look-alike is bigger, so
+CrossMR keeps the pieces near the scribbles carried onto the series by position instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+NEAR_MM = 10.0  # pieces this close to a carried scribble are kept (breathing moves organs a few mm)
+
+
+def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kji, near_mm: float = NEAR_MM) -> np.ndarray:
+    """Per organ: keep the 3D connected pieces within `near_mm` of that organ's seeds.
+
+    If no piece is that close, the single nearest piece is kept; an organ without seeds keeps its
+    largest piece. `labels` and `seeds` share one (K, J, I) grid; `spacing_kji` is in mm.
+    """
+    spacing = np.asarray(spacing_kji, dtype=float)
+    out = labels.copy()
+    structure = np.ones((3, 3, 3), bool)
+    for organ in np.unique(labels):
+        if organ == 0:
+            continue
+        pieces, count = ndimage.label(labels == organ, structure=structure)
+        if count <= 1:
+            continue
+        seed_points = np.argwhere(seeds == organ) * spacing
+        if len(seed_points) == 0:
+            sizes = np.bincount(pieces.ravel())[1:]
+            keep = [int(np.argmax(sizes)) + 1]
+        else:
+            tree = cKDTree(seed_points)
+            voxels = np.argwhere(pieces > 0)
+            distance, _ = tree.query(voxels * spacing, k=1)
+            nearest = np.full(count + 1, np.inf)
+            np.minimum.at(nearest, pieces[tuple(voxels.T)], distance)
+            keep = [p for p in range(1, count + 1) if nearest[p] <= near_mm] or [int(np.argmin(nearest[1:])) + 1]
+        out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
+    return out
