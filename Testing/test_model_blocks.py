@@ -114,7 +114,9 @@ def test_matching_never_assigns_across_organs():
         organs = sorted(np.random.default_rng(trial).choice(4, size=int(1 + trial % 4), replace=False).tolist())
         # make another organ's query the best fit for this organ's mask: it still must not be chosen
         masks[(organs[0] + 1) % 4, 0] = (targets[organs[0]] * 40 - 20)
-        pairs = match_sample(masks, targets, organs)
+        scores = torch.randn(4, 3, generator=rng) * 5
+        scores[(organs[0] + 1) % 4] = 20.0  # another organ's queries claim everything: still not matched
+        pairs = match_sample(masks, targets, organs, scores if trial % 2 else None)
         assert sorted(o for o, _ in pairs) == organs
         assert all(0 <= q < 3 for _, q in pairs)
     cost = organ_cost_matrix(torch.randn(6, 4), torch.rand(2, 4), np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1]))
@@ -127,9 +129,10 @@ def test_loss_trains_absent_organs_to_score_low(net):
     targets = torch.zeros(1, 4, 64, 64)
     targets[0, 0, 10:40, 10:40] = 1.0  # liver present, left kidney (scribbled) absent from the target
     loss, parts = crossmr_loss(preds, valid, targets)
-    assert torch.isfinite(loss) and set(parts) == {"bce", "dice", "score"}
+    assert torch.isfinite(loss) and set(parts) == {"bce", "dice", "score", "presence"}
     # push every score of organ 2 (absent) up: the score loss must grow
     high = [{"masks": p["masks"], "scores": p["scores"].clone()} for p in preds]
     for p in high:
         p["scores"][0, 2] = 8.0
-    assert crossmr_loss(high, valid, targets)[1]["score"] > parts["score"]
+    worse = crossmr_loss(high, valid, targets)[1]
+    assert worse["score"] > parts["score"] and worse["presence"] > parts["presence"]

@@ -87,12 +87,25 @@ def test_cancel_and_input_errors(method, tmp_path, monkeypatch):
         CrossMRModelMethod()
 
 
-def test_largest_component_drops_islands_per_organ():
-    from CrossMRLib.model.inference import keep_largest_components
+def test_target_is_brought_into_the_reference_frame():
+    """Series with other flips / field of view / pixel size are aligned by position before pairing slices."""
+    from CrossMRLib.model.geometry import frame_theta, resample
 
-    labels = np.zeros((4, 20, 20), np.uint8)
-    labels[1:3, 2:10, 2:10] = 1
-    labels[0, 15:17, 15:17] = 1  # stray island of organ 1
-    labels[2, 15:18, 2:5] = 2  # organ 2 (single component) stays
-    out = keep_largest_components(labels)
-    assert out[0, 15:17, 15:17].sum() == 0 and (out[1:3, 2:10, 2:10] == 1).all() and (out[2, 15:18, 2:5] == 2).all()
+    ref = _series("ref", (4, 40, 48), (4.0, 4.0, 6.0), 0)
+    same = _series("same", (4, 40, 48), (4.0, 4.0, 6.0), 1)
+    pairing = pair_slices(ref, same)
+    assert CrossMRModelMethod._frames(ref, same, pairing.reference_index) == (None, None)
+    flipped_ijk = ref.ijk_to_ras.copy()
+    flipped_ijk[:3, 0] *= -1  # i runs the other way ...
+    flipped_ijk[:3, 3] = ref.ijk_to_ras[:3, 3] + ref.ijk_to_ras[:3, 0] * 47  # ... over the same field of view
+    flipped = Series(ref.array[:, :, ::-1].copy(), flipped_ijk, "flipped")
+    to_ref, to_tgt = CrossMRModelMethod._frames(ref, flipped, pair_slices(ref, flipped).reference_index)
+    assert np.allclose(to_ref[0], [[-1, 0, 0], [0, 1, 0]]) and np.allclose(to_tgt[2], [[-1, 0, 0], [0, 1, 0]])
+    image = torch.from_numpy(flipped.array[1:2, None].astype(np.float32))
+    back = resample(image, to_ref[1:2], (40, 48), "nearest")[0, 0].numpy()
+    assert np.allclose(back, ref.array[1])
+    # a coarser target covering the same field of view maps the reference frame onto itself
+    coarse = Series(ref.array[:, ::2, ::2], ref.ijk_to_ras @ np.diag([2.0, 2.0, 1.0, 1.0]), "coarse")
+    theta = frame_theta(ref.ijk_to_ras, (40, 48), 0, coarse.ijk_to_ras, (20, 24))
+    # (pixel centres of the coarse grid sit half a fine pixel off the fine grid's)
+    assert np.allclose(theta, [[1, 0, 1 / 48], [0, 1, 1 / 40]])

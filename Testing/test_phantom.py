@@ -218,3 +218,9 @@ def test_chemical_shift_echo_times_follow_field_strength():
         seqs = plan_acquisition(5, field)[0]
         assert seqs["opposed"].te == pytest.approx(op, rel=0.03) and seqs["inphase"].te == pytest.approx(ip, rel=0.03)
         assert 75 <= seqs["t2w"].te <= 100 and seqs["t2w"].fat_sat > 0.5 and seqs["dwi"].b == 800 and seqs["dwi_b0"].b == 0
+
+
+def test_seeds_with_a_collapsed_bowel_box_still_generate():
+    """Seed 1013 once crashed in paint_small_bowel (its bowel box had low > high on one axis)."""
+    study = generate_study(1013)
+    assert (study.labels["t1w"].array == 1).any()

@@ -51,6 +51,7 @@ def paint_colon(tissue: np.ndarray, grid: Grid, p: dict, rng: np.random.Generato
 def paint_small_bowel(tissue: np.ndarray, grid: Grid, p: dict, rng: np.random.Generator) -> None:
     """Loops of small bowel filling the lower abdomen (fluid-filled or collapsed, some gas)."""
     lo, hi = np.asarray(p["bowel_box_lo"]), np.asarray(p["bowel_box_hi"])
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)  # a small patient can make the box collapse on one axis
     for _ in range(p["bowel_loops"]):
         start = rng.uniform(lo, hi)
         pts = [start]

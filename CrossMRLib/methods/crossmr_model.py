@@ -1,0 +1,97 @@
+"""The CrossMR model as a segmentation method (the pipeline's default)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..pairing import SlicePairing
+from ..series import Series
+from ..grids import carry_labels
+from ..model.inference import TokenCache, nearest_scribbled, prepare_images, prepare_scribbles, segment_slices
+from ..postprocess import keep_components_near_seeds
+from ..model.geometry import frame_theta, is_identity
+from ..model.weights import WEIGHTS_FILE, load_weights
+
+
+def default_weights() -> Path:
+    """CROSSMR_WEIGHTS if set, else the shipped Resources/Models/crossmr_model.pt."""
+    env = os.environ.get("CROSSMR_WEIGHTS")
+    if env:
+        return Path(env)
+    import CrossMRLib
+
+    return Path(CrossMRLib.__file__).resolve().parents[1] / "Resources" / "Models" / WEIGHTS_FILE
+
+
+class CrossMRModelMethod:
+    """Scribbles on a reference slice -> organ masks on paired target slices, per organ from the nearest
+    scribbled reference slice. Reference tokens are cached per reference series across calls."""
+
+    name = "model"
+
+    def __init__(self, weights: Path | None = None, threads: int | None = None, clean_up: bool = True) -> None:
+        self.weights = Path(weights) if weights else default_weights()
+        if threads is not None:
+            if int(threads) < 1:
+                raise InputError(f"threads={threads} must be at least 1")
+            torch.set_num_threads(int(threads))
+        self.model, self.meta = load_weights(self.weights)
+        from ..model.weights import file_sha256
+
+        self.weights_sha256: str = file_sha256(self.weights)
+        self.size = self.model.config.input_size
+        self.clean_up = clean_up
+        self._cache_key: tuple | None = None
+        self._cache: TokenCache | None = None
+
+    def _reference_cache(self, reference: Series, scribbles: np.ndarray) -> TokenCache:
+        key = (id(reference), reference.shape, hashlib.sha1(np.ascontiguousarray(scribbles).tobytes()).hexdigest(),
+               hashlib.sha1(np.ascontiguousarray(reference.array[:, ::8, ::8]).tobytes()).hexdigest())
+        if key != self._cache_key or self._cache is None:
+            images = prepare_images(reference.array, self.size)
+            masks = prepare_scribbles(np.asarray(scribbles), self.model.config.num_organs, self.size)
+            self._cache, self._cache_key = TokenCache(self.model, images, masks), key
+        return self._cache
+
+    @staticmethod
+    def _frames(reference: Series, target: Series, reference_index: np.ndarray
+                ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per target slice, affines between its paired reference slice's frame and its own (None when the
+        series share one in-plane frame)."""
+        ref_ji, tgt_ji = reference.shape[1:], target.shape[1:]
+        to_ref = np.stack([frame_theta(reference.ijk_to_ras, ref_ji, int(r), target.ijk_to_ras, tgt_ji)
+                           for r in reference_index])
+        if all(is_identity(t) for t in to_ref):
+            return None, None
+        to_tgt = np.stack([frame_theta(target.ijk_to_ras, tgt_ji, t, reference.ijk_to_ras, ref_ji)
+                           for t in range(target.num_slices)])
+        return to_ref, to_tgt
+
+    def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
+                       cancel: Callable[[], bool] | None = None) -> np.ndarray:
+        """uint8 (K', J', I') labels in `target`'s grid."""
+        scribbles = np.asarray(scribbles)
+        if scribbles.shape != reference.shape:
+            raise InputError(f"scribbles shape {scribbles.shape} differs from the reference '{reference.name}' "
+                             f"shape {reference.shape}; draw the scribbles on the reference series")
+        if len(pairing.reference_index) != target.num_slices:
+            raise InputError(f"pairing has {len(pairing.reference_index)} rows but '{target.name}' has "
+                             f"{target.num_slices} slices; pair the series again")
+        cache = self._reference_cache(reference, scribbles)
+        organ_slices = nearest_scribbled(np.asarray(pairing.reference_index),
+                                         cache.scribbles.flatten(2).any(-1).numpy())
+        images = prepare_images(target.array, self.size)
+        to_ref, to_tgt = (self._frames(reference, target, np.asarray(pairing.reference_index))
+                          if pairing.rule == "position" else (None, None))  # no usable geometry: resize only
+        labels = segment_slices(self.model, cache, images, organ_slices, target.shape[1:], cancel, to_ref, to_tgt)
+        if not self.clean_up:  # keep only the predicted pieces near the carried scribbles
+            return labels
+        seeds = carry_labels(scribbles, reference, target, pairing, max_distance_mm=float(reference.spacing[2]))
+        return keep_components_near_seeds(labels, seeds, target.spacing[::-1])

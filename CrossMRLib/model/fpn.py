@@ -1,0 +1,38 @@
+"""Light feature pyramid: multi-scale decoder features (strides 32, 16, 8) and stride-2 mask features."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.GroupNorm(8, cout), nn.GELU())
+
+
+class FPN(nn.Module):
+    """Top-down pyramid over the encoder stages, plus a shallow full-resolution branch for sharp masks."""
+
+    def __init__(self, in_channels: list[int], dim: int) -> None:
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
+        self.smooth = nn.ModuleList(_conv(dim, dim) for _ in in_channels)
+        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim))
+        self.mask_out = nn.Sequential(_conv(dim, dim), nn.Conv2d(dim, dim, 1))
+
+    def forward(self, image: torch.Tensor, stages: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Returns ([stride 32, 16, 8] features, stride-2 mask features), all with `dim` channels."""
+        outs: list[torch.Tensor] = []
+        top = None
+        for i in reversed(range(len(stages))):
+            x = self.lateral[i](stages[i])
+            if top is not None:
+                x = x + F.interpolate(top, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            top = self.smooth[i](x)
+            outs.append(top)
+        # outs: strides 32, 16, 8, 4
+        shallow = self.shallow(image)
+        up = F.interpolate(outs[-1], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
+        mask_features = self.mask_out(shallow + up)
+        return outs[:3], mask_features

@@ -1,0 +1,151 @@
+"""The training loop (used by train/train.py and the tests): seeded, time- or step-budgeted, resumable,
+DistributedDataParallel-ready (gloo on CPU) with checkpoints written periodically and atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .config import ModelConfig
+from .data import PairSampler, Volume
+from .losses import crossmr_loss
+from .network import CrossMRNet
+from .weights import save_weights
+
+
+@dataclass
+class TrainSettings:
+    """What a run does; `minutes` and/or `steps` bound it (whichever comes first)."""
+
+    out_dir: Path
+    minutes: float | None = None
+    steps: int | None = None
+    batch: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    seed: int = 0
+    protocol: str = "all-labels"
+    checkpoint_minutes: float = 3.0
+    log_every: int = 20
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+def _rank() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _progress(settings: TrainSettings, step: int, elapsed: float) -> float:
+    parts = []
+    if settings.steps:
+        parts.append(step / settings.steps)
+    if settings.minutes:
+        parts.append(elapsed / (settings.minutes * 60.0))
+    return max(parts) if parts else 0.0
+
+
+def _lr(settings: TrainSettings, step: int, progress: float) -> float:
+    warm = min(1.0, (step + 1) / max(settings.warmup_steps, 1))
+    return settings.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _save_checkpoint(path: Path, model: CrossMRNet, optimizer, step: int, elapsed: float,
+                     sampler: PairSampler, history: list) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "elapsed": elapsed, "config": model.config.to_dict(), "history": history,
+                "sampler_rng": sampler.rng.bit_generator.state, "aug_rng": sampler.augment.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state()}, tmp)
+    tmp.replace(path)
+
+
+def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], None] = print,
+          export: Path | None = None, meta: dict | None = None) -> dict:
+    """Train (or resume from `out_dir/last.pt`) and return {"steps", "history", "minutes"}."""
+    rank, world = _rank()
+    out = Path(settings.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    model = CrossMRNet(settings.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol)
+    step, elapsed, history = 0, 0.0, []
+    ckpt = out / "last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed, history = state["step"], state["elapsed"], state["history"]
+        if rank == 0:  # other ranks keep fresh streams (their data differ anyway)
+            sampler.rng.bit_generator.state = state["sampler_rng"]
+            sampler.augment.rng.bit_generator.state = state["aug_rng"]
+            torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {ckpt} at step {step} ({elapsed / 60:.1f} min)")
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    generator = torch.Generator().manual_seed(settings.seed * 7919 + rank + step)
+    start, last_ckpt = time.time() - elapsed, time.time()
+    window: list[float] = []
+    while True:
+        elapsed = time.time() - start
+        progress = _progress(settings, step, elapsed)
+        flags = torch.tensor([progress, float(progress >= 1.0)])
+        if world > 1:
+            dist.broadcast(flags, 0)  # rank 0 decides the schedule and when to stop
+        progress, stop = float(flags[0]), bool(flags[1])
+        if stop:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(settings, step, progress)
+        batch = sampler.batch(settings.batch)
+        model.train()
+        preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
+        loss, parts = crossmr_loss(preds, valid, batch["masks"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        window.append(float(loss.detach()))
+        if step % settings.log_every == 0:
+            mean = float(np.mean(window))
+            window = []
+            history.append({"step": step, "loss": mean, **parts})
+            rate = (time.time() - start) / max(progress, 1e-9) - (time.time() - start) if progress > 0 else 0.0
+            if rank == 0:
+                log(f"step {step} loss {mean:.4f} bce {parts['bce']:.3f} dice {parts['dice']:.3f} "
+                    f"score {parts['score']:.3f} presence {parts['presence']:.3f} lr {optimizer.param_groups[0]['lr']:.2e} "
+                    f"{100 * progress:.1f}% ETA {rate / 60:.1f} min")
+        if rank == 0 and time.time() - last_ckpt > settings.checkpoint_minutes * 60:
+            _save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history)
+            if export is not None:
+                save_weights(model, export, {**(meta or {}), "steps": step})
+            last_ckpt = time.time()
+    elapsed = time.time() - start
+    if rank == 0:
+        _save_checkpoint(ckpt, model, optimizer, step, elapsed, sampler, history)
+        if export is not None:
+            save_weights(model, export, {**(meta or {}), "steps": step, "minutes": round(elapsed / 60, 1)})
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        log(f"done: {step} steps in {elapsed / 60:.1f} min")
+    return {"steps": step, "history": history, "minutes": elapsed / 60, "model": model}
+
+
+def init_distributed() -> bool:
+    """Join a torchrun process group (gloo, CPU) when launched by torchrun; True if distributed."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+        return True
+    return dist.is_initialized()

@@ -1,0 +1,227 @@
+"""docs/benchmarks.md and docs/benchmark.png from the benchmark's cached results (nothing is recomputed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from CrossMRLib.metrics import NSD_TOLERANCE_MM
+from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS
+from CrossMRLib.organs import ORGAN_BY_LABEL
+
+from .cases import PHANTOM_SEEDS
+
+DATASET_TITLES = {
+    "chaos-dense": "CHAOS T2-SPIR validation subjects, reference = target, dense scribbles",
+    "chaos-sparse": "CHAOS T2-SPIR validation subjects, reference = target, sparse scribbles (one slice per organ)",
+    "phantom": "Generated held-out studies: scribbles on T1w only, targets paired by physical position",
+}
+CONTRAST_ORDER = ("t2spir", "t1w", "t2w", "dwi", "inphase", "opposed")
+
+
+def fairness_rules(budget: str | None = None) -> str:
+    """The rules every number on the page follows (shown at the top)."""
+    tolerances = ", ".join(f"{ORGAN_BY_LABEL[o].name} {t:g} mm" for o, t in NSD_TOLERANCE_MM.items())
+    return "\n".join([
+        "## Fairness rules",
+        "",
+        "1. **Same inputs.** Every method gets the same series, the same seeded synthetic organ scribbles "
+        "(`CrossMRLib.scribbles.synth`, cached once per study) and the same slice pairing (by physical "
+        "position, `CrossMRLib.pairing`), through the same `CrossMRLib.pipeline.segment_study` call.",
+        "2. **Background scribbles only where a method needs them.** Grow from seeds (a, b) and the watershed "
+        "also get background strokes (2 per scribbled slice, within 20 mm of the organs); CrossMR and both "
+        "nnUNets never see them.",
+        f"3. **No method sees test subjects in training.** CrossMR and both nnUNets train on CHAOS subjects "
+        f"{' '.join(TRAIN_SUBJECTS)} and generated studies with seeds 1000+; the benchmark uses CHAOS "
+        f"{' '.join(VAL_SUBJECTS)} and generated seeds {PHANTOM_SEEDS[0]}-{PHANTOM_SEEDS[-1]}. The interactive "
+        "baselines need no training.",
+        "4. **Same training budget.** Both nnUNets train on the reference contrast only (CHAOS T2-SPIR, "
+        "generated T1w), on CrossMR's training volumes with CrossMR's augmentation, "
+        + (f"for {budget} of CPU wall time" if budget else "for as long (CPU wall time) as CrossMR's shipped "
+           "training ran") + ", on the same kind of machine.",
+        "5. **Same measurement.** One run, one machine, the same torch thread count for all. Seconds per "
+        "study = wall time of `segment_study` for all series of the study (networks loaded beforehand; load "
+        "time listed apart). Memory = resident set size of the process running the method: its peak while "
+        "segmenting (kernel high-water mark, reset after loading), what loading the method added, and what "
+        "segmenting added on top (peak minus RSS after loading).",
+        f"6. **Scores.** DSC and NSD (tolerance {tolerances}) per organ, in 3D, per series, over the organs "
+        "present in that series' ground truth; mean +- sample SD over studies. Best mean per column in bold.",
+        "",
+    ])
+
+
+@dataclass
+class MethodResult:
+    """The cached results of one method on one data set."""
+
+    method: str
+    row: str
+    records: list[dict]
+    memory: dict = field(default_factory=dict)
+
+
+def _cell(values: list[float], bold: bool = False) -> str:
+    if not values:
+        return "–"
+    mean = float(np.mean(values))
+    sd = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
+    text = f"{mean:.3f}{sd}"
+    return f"**{text}**" if bold else text
+
+
+def _contrasts(results: list[MethodResult]) -> list[str]:
+    found = {c for r in results for rec in r.records for c in rec["scores"]}
+    return [c for c in CONTRAST_ORDER if c in found] + sorted(found - set(CONTRAST_ORDER))
+
+
+def _organs(results: list[MethodResult], contrast: str) -> list[int]:
+    found = {int(o) for r in results for rec in r.records for o in rec["scores"].get(contrast, {})}
+    return sorted(found)
+
+
+def organ_values(result: MethodResult, contrast: str, organ: int | None, metric: str) -> list[float]:
+    """Per-study values of one organ (None: the mean over the study's organs)."""
+    values = []
+    for rec in result.records:
+        scores = rec["scores"].get(contrast)
+        if not scores:
+            continue
+        if organ is None:
+            values.append(float(np.mean([s[metric] for s in scores.values()])))
+        elif str(organ) in scores or organ in scores:
+            values.append(float(scores.get(str(organ), scores.get(organ))[metric]))
+    return values
+
+
+def score_table(results: list[MethodResult], contrast: str) -> list[str]:
+    """Markdown table: methods x (organ DSC/NSD, mean DSC/NSD) for one contrast."""
+    organs = _organs(results, contrast)
+    columns = [(o, m) for o in organs for m in ("dice", "nsd")] + [(None, "dice"), (None, "nsd")]
+    header = ["Method"] + [f"{ORGAN_BY_LABEL[o].name if o else 'mean'} {'DSC' if m == 'dice' else 'NSD'}"
+                           for o, m in columns]
+    values = {r.method: [organ_values(r, contrast, o, m) for o, m in columns] for r in results}
+    best = [max((np.mean(v[i]) for v in values.values() if v[i]), default=None) for i in range(len(columns))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in results:
+        cells = [_cell(v, bool(v) and best[i] is not None and np.isclose(np.mean(v), best[i]))
+                 for i, v in enumerate(values[r.method])]
+        lines.append(f"| {r.row} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _mean_sd(values: list[float], digits: int) -> str:
+    if not values:
+        return "–"
+    sd = f" ± {np.std(values, ddof=1):.{digits}f}" if len(values) > 1 else ""
+    return f"{np.mean(values):.{digits}f}{sd}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "–"
+
+
+def cost_table(results: list[MethodResult], contrasts: list[str]) -> list[str]:
+    """Seconds per study, load time, peak memory and the CrossMR / method ratios."""
+    def mean_dsc(r: MethodResult) -> float | None:
+        vals = [v for c in contrasts for v in organ_values(r, c, None, "dice")]
+        return float(np.mean(vals)) if vals else None
+
+    def mean_s(r: MethodResult) -> float | None:
+        return float(np.mean([x["seconds"] for x in r.records])) if r.records else None
+
+    crossmr = next((r for r in results if r.method == "crossmr"), None)
+    ref_dsc, ref_s = (mean_dsc(crossmr), mean_s(crossmr)) if crossmr else (None, None)
+    ref_mb = crossmr.memory.get("peak_mb") if crossmr else None
+    lines = ["| Method | mean DSC | seconds / study | load s | peak RSS MB | load MB | segmenting MB | "
+             "CrossMR / method: DSC | time | peak memory |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        mem, dsc = r.memory, mean_dsc(r)
+        load_mb = f"{mem['loaded_mb'] - mem['start_mb']:.0f}" if "loaded_mb" in mem else "–"
+        work_mb = f"{mem['peak_mb'] - mem['loaded_mb']:.0f}" if "loaded_mb" in mem else "–"
+        lines.append(f"| {r.row} | {'–' if dsc is None else f'{dsc:.3f}'} | "
+                     f"{_mean_sd([x['seconds'] for x in r.records], 2)} | {mem.get('load_s', '–')} | "
+                     f"{mem.get('peak_mb', '–')} | {load_mb} | {work_mb} | {_ratio(ref_dsc, dsc)} | "
+                     f"{_ratio(ref_s, mean_s(r))} | {_ratio(ref_mb, mem.get('peak_mb'))} |")
+    return lines
+
+
+def write_figure(data: dict[str, list[MethodResult]], path: Path) -> None:
+    """Per data set, per contrast: grouped bars of mean DSC per method (error bars: SD over studies)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = [d for d, res in data.items() if any(r.records for r in res)]
+    widths = [max(len(_contrasts(data[d])), 1) for d in datasets]
+    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(3.0 + 2.2 * sum(widths), 4.2), squeeze=False,
+                             gridspec_kw={"width_ratios": widths or [1]})
+    methods = list(dict.fromkeys(r.method for res in data.values() for r in res))
+    colours = {m: plt.cm.tab10(i) for i, m in enumerate(methods)}
+    for ax, dataset in zip(axes[0], datasets):
+        contrasts, results = _contrasts(data[dataset]), data[dataset]
+        width = 0.8 / max(len(results), 1)
+        for i, r in enumerate(results):
+            stats = [organ_values(r, c, None, "dice") for c in contrasts]
+            means = [np.mean(v) if v else 0.0 for v in stats]
+            sds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in stats]
+            x = np.arange(len(contrasts)) + (i - (len(results) - 1) / 2) * width
+            ax.bar(x, means, width, yerr=sds, capsize=2, label=r.row, color=colours[r.method])
+        ax.set_xticks(np.arange(len(contrasts)), contrasts)
+        ax.set_ylim(0, 1)
+        ax.set_title(dataset)
+        ax.set_ylabel("mean DSC")
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(data: dict[str, list[MethodResult]], out_dir: Path, meta: dict) -> Path:
+    """Write benchmarks.md (+ benchmark.png) into `out_dir`; returns the page's path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# CrossMR benchmark", ""]
+    if meta.get("smoke"):
+        lines += ["> **Smoke run** (one study, a few slices, tiny U-Net budget): checks that the script works; "
+                  "these numbers mean nothing.", ""]
+    budget = meta.get("unet_minutes_text")
+    lines += [f"Produced by: `{meta['command']}`", "", fairness_rules(budget)]
+    lines += ["## Setup", ""] + [f"- {line}" for line in meta.get("setup", [])] + [""]
+    lines += ["## Hardware", ""] + [f"- {k}: {v}" for k, v in meta.get("hardware", {}).items()] + [""]
+    for note in meta.get("notes", []):
+        lines += [f"> {note}", ""]
+    for dataset, results in data.items():
+        results = [r for r in results if r.records]
+        if not results:
+            continue
+        studies = sorted({rec["study"] for r in results for rec in r.records})
+        lines += [f"## {DATASET_TITLES.get(dataset, dataset)}", "", f"Studies: {', '.join(studies)}.", ""]
+        contrasts = _contrasts(results)
+        for contrast in contrasts:
+            lines += [f"### {contrast}", ""] + score_table(results, contrast) + [""]
+        lines += ["### Time and memory", ""] + cost_table(results, contrasts) + [""]
+    runs = sorted({rec.get("run", "") for res in data.values() for r in res for rec in r.records})
+    lines += [f"Results from {len(runs)} run(s): {', '.join(runs)}.", ""]
+    if any(r.records for res in data.values() for r in res):
+        write_figure(data, out_dir / "benchmark.png")
+        lines += ["![mean DSC per contrast and method](benchmark.png)", ""]
+    page = out_dir / "benchmarks.md"
+    page.write_text("\n".join(lines))
+    return page
+
+
+def write_pending(out_dir: Path, command: str) -> Path:
+    """The page before a full run exists: the rules and the command that will produce the numbers."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    page = out_dir / "benchmarks.md"
+    page.write_text("\n".join(["# CrossMR benchmark", "", f"To be produced by: `{command}`", "",
+                               "No numbers yet: the full run (two U-Net trainings plus every method on every "
+                               "study) has not been run.", "", fairness_rules()]))
+    return page

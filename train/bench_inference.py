@@ -1,0 +1,72 @@
+"""Inference benchmark: ms per slice pair at 256 x 256, a five-series study end to end, peak memory.
+
+    .venv/bin/python train/bench_inference.py [--weights PATH] [--threads 1 2]
+Prints a table; numbers depend on the machine and on its load (run it on an idle machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
+from CrossMRLib.pairing import identity_pairing, pair_slices  # noqa: E402
+from CrossMRLib.series import Series, make_ijk_to_ras  # noqa: E402
+
+
+def volume(name: str, slices: int, seed: int) -> Series:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:256, :256]
+    base = ((yy - 128) ** 2 / 100 ** 2 + (xx - 128) ** 2 / 120 ** 2 < 1) * 400.0
+    array = np.stack([base + rng.normal(0, 30, (256, 256)) for _ in range(slices)]).astype(np.float32)
+    return Series(array, make_ijk_to_ras((1.4, 1.4, 6.0), (0, 0, 0)), name)
+
+
+def scribbles(shape) -> np.ndarray:
+    s = np.zeros(shape, np.uint8)
+    for o, (r, c) in enumerate([(100, 80), (150, 70), (150, 180), (110, 190)], start=1):
+        s[shape[0] // 2, r:r + 4, c:c + 25] = o
+    return s
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    p.add_argument("--slices", type=int, default=40, help="slices per series (5 series = a study)")
+    args = p.parse_args()
+    rows = []
+    for threads in args.threads:
+        method = CrossMRModelMethod(weights=args.weights, threads=threads)
+        ref = volume("ref", args.slices, 0)
+        scr = scribbles(ref.shape)
+        method.segment_target(ref, scr, ref, identity_pairing(ref))  # warm-up
+        method._cache = None
+        targets = [volume(f"t{i}", args.slices, i + 1) for i in range(4)]
+        tick = time.perf_counter()
+        method.segment_target(ref, scr, ref, identity_pairing(ref))
+        for t in targets:
+            method.segment_target(ref, scr, t, pair_slices(ref, t))
+        study = time.perf_counter() - tick
+        pairs = 5 * args.slices
+        rows.append((threads, 1000 * study / pairs, study, pairs))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"| threads | ms per slice pair (256x256) | five-series study ({rows[0][3]} slices) s |")
+    print("|---|---|---|")
+    for threads, ms, study, _ in rows:
+        print(f"| {threads} | {ms:.1f} | {study:.2f} |")
+    print(f"peak memory (max RSS, whole process): {peak_mb:.0f} MB; torch {torch.__version__}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""Benchmark CrossMR against the alternatives a user has, on identical inputs, in one run.
+
+Rows: CrossMR (shipped weights), Slicer's Grow from seeds (a: on the reference, resampled; b: on each
+target), marker watershed, nnUNet and nnUNet-Scribble (2D U-Nets in nnU-Net's plain configuration,
+trained here on the reference contrast only). Data: CHAOS validation subjects (dense and sparse
+scribbles) and generated held-out studies. Writes docs/benchmarks.md and docs/benchmark.png.
+
+    .venv/bin/python train/benchmark.py            # full run (trains both U-Nets first; hours on 2 cores)
+    .venv/bin/python train/benchmark.py --smoke    # one study, a few slices, tiny U-Nets: < 90 s
+
+Resumable: cases, U-Net weights and per-study results are cached under cache/benchmark/; run the same
+command again to continue. The page is rebuilt from the cache at the end of every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# train/train.py would shadow the `train` package when this file runs as a script: import from the root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "train"]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from CrossMRLib.errors import InputError  # noqa: E402
+from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS, chaos_root  # noqa: E402
+from train.baselines import cases as cases_mod  # noqa: E402
+from train.baselines import report, runner  # noqa: E402
+from train.baselines.unet import UNetConfig  # noqa: E402
+
+PHANTOM_TRAIN_SEED0 = 1000  # as train/train.py
+DEFAULT_UNET_MINUTES = 90.0  # the issue's CPU limit, used when the CrossMR weights do not state theirs
+DEFAULT_UNET_PHANTOMS = 24
+SMOKE_SLICES = 6
+SMOKE_UNET = dict(patch=64, base_filters=8, max_filters=64, batch=4, minutes=0.12, max_steps=12)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="one study, a few slices, tiny U-Nets (CI)")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default docs/; smoke: <cache>/report)")
+    p.add_argument("--cache", type=Path, default=None, help="cache folder (default cache/benchmark[/smoke])")
+    p.add_argument("--datasets", nargs="+", choices=cases_mod.DATASETS, default=None,
+                   help="default: all (smoke: the CHAOS ones, or the generated one without CHAOS)")
+    p.add_argument("--methods", nargs="+", choices=runner.METHODS, default=list(runner.METHODS))
+    p.add_argument("--chaos", type=Path, default=chaos_root(), help="CHAOS T2-SPIR folder")
+    p.add_argument("--weights", type=Path, default=None, help="CrossMR weights (default: the shipped ones)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads, the same for every method")
+    p.add_argument("--unet-minutes", type=float, default=None,
+                   help="U-Net training budget (default: CrossMR's training minutes from its weights)")
+    p.add_argument("--unet-phantoms", type=int, default=None,
+                   help="generated training studies for the U-Nets (default: as many as CrossMR used)")
+    p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                   help="run each method in its own process (default: yes, except --smoke)")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.cache = args.cache or ROOT / "cache" / "benchmark" / ("smoke" if args.smoke else "full")
+    args.out = args.out or (args.cache / "report" if args.smoke else ROOT / "docs")
+    args.isolate = (not args.smoke) if args.isolate is None else args.isolate
+    return args
+
+
+def chaos_available(root: Path) -> bool:
+    return all((Path(root) / f"patient_{s}" / "T2SPIR" / "image.nii.gz").exists() for s in VAL_SUBJECTS)
+
+
+def crossmr_weights(args: argparse.Namespace) -> tuple[Path, dict, str | None]:
+    """(path, training meta, sha256 or None when the file is missing)."""
+    from CrossMRLib.model.weights import file_sha256
+
+    if args.weights is not None:
+        path = args.weights
+    else:
+        from CrossMRLib.methods.crossmr_model import default_weights
+
+        path = default_weights()
+    if not Path(path).is_file():
+        return Path(path), {}, None
+    meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
+    return Path(path), dict(meta), file_sha256(Path(path))
+
+
+def unet_configs(args: argparse.Namespace, crossmr_meta: dict) -> dict[str, UNetConfig]:
+    minutes = args.unet_minutes or crossmr_meta.get("minutes") or DEFAULT_UNET_MINUTES
+    base = dict(SMOKE_UNET) if args.smoke else {"minutes": float(minutes)}
+    return {"nnunet": UNetConfig(scribble_channels=False, **base),
+            "nnunet-scribble": UNetConfig(scribble_channels=True, **base)}
+
+
+def unet_phantom_seeds(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> list[int]:
+    if args.smoke:
+        return [] if chaos else [PHANTOM_TRAIN_SEED0]
+    seeds = crossmr_meta.get("phantom_seeds") or []
+    if args.unet_phantoms is None and len(seeds) == 2:  # CrossMR's range [first, last]
+        chosen = list(range(int(seeds[0]), int(seeds[1]) + 1))
+    else:
+        count = DEFAULT_UNET_PHANTOMS if args.unet_phantoms is None else args.unet_phantoms
+        chosen = list(range(PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + count))
+    if set(chosen) & set(cases_mod.PHANTOM_SEEDS):
+        raise InputError(f"generated training seeds {sorted(set(chosen) & set(cases_mod.PHANTOM_SEEDS))} are "
+                         "benchmark studies; train on seeds 1000+")
+    return chosen
+
+
+def unet_training_data(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> dict:
+    """CrossMR's training subjects and generated seeds (from its weights), which the U-Nets train on too."""
+    subjects = list(crossmr_meta.get("chaos_train_subjects", TRAIN_SUBJECTS)) if chaos else []
+    subjects = subjects[:1] if args.smoke else subjects
+    if set(subjects) & set(VAL_SUBJECTS):
+        raise InputError(f"CHAOS validation subjects {sorted(set(subjects) & set(VAL_SUBJECTS))} are in the "
+                         "training list; the benchmark tests on them, so train without them")
+    return {"chaos": subjects, "phantoms": unet_phantom_seeds(args, crossmr_meta, chaos)}
+
+
+def unet_volumes(args, config: UNetConfig, data: dict):
+    """Reference-contrast training volumes: CHAOS training subjects (T2-SPIR), generated T1w."""
+    from CrossMRLib.model.data import load_chaos, phantom_volume
+    from train.baselines.unet_train import TrainVolume
+
+    volumes = []
+    if data["chaos"]:
+        for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos):
+            volumes.append(TrainVolume(v.name, v.images["t2spir"], v.labels["t2spir"], v.spacing))
+    for seed in data["phantoms"]:
+        v = phantom_volume(seed, config.patch, ROOT / "cache")
+        volumes.append(TrainVolume(v.name, v.images["t1w"], v.labels["t1w"], v.spacing))
+    return volumes
+
+
+def plan(args: argparse.Namespace) -> dict:
+    """Everything a run (and each worker) needs, derived from the arguments alone."""
+    chaos = chaos_available(args.chaos)
+    if args.datasets is not None:
+        datasets = [d for d in args.datasets if chaos or not d.startswith("chaos")]
+    elif args.smoke:
+        datasets = ["chaos-dense", "chaos-sparse"] if chaos else ["phantom"]
+    else:
+        datasets = [d for d in cases_mod.DATASETS if chaos or not d.startswith("chaos")]
+    studies = {d: cases_mod.study_ids(d, args.smoke, chaos) for d in datasets}
+    path, meta, sha = crossmr_weights(args)
+    notes, methods = [], list(args.methods)
+    if not chaos:
+        notes.append(f"CHAOS data not found at {args.chaos}: CHAOS rows left out.")
+    if "crossmr" in methods and sha is None:
+        if not args.smoke:
+            raise InputError(f"CrossMR weights not found at {path}; train/export them (train/train.py) or pass "
+                             "--weights, or leave CrossMR out with --methods")
+        methods.remove("crossmr")
+        notes.append(f"CrossMR row left out: no weights at {path}.")
+    configs = {m: c for m, c in unet_configs(args, meta).items() if m in methods}
+    unet_data = unet_training_data(args, meta, chaos)
+    data_key = hashlib.sha1(json.dumps(unet_data).encode()).hexdigest()[:6]
+    keys = {m: f"{c.key()}{data_key}" for m, c in configs.items()}
+    return {"chaos": chaos, "datasets": datasets, "studies": studies, "weights": path, "meta": meta, "sha": sha,
+            "methods": methods, "notes": notes, "unets": configs, "unet_keys": keys,
+            "unet_data": unet_data, "cases": args.cache / "cases",
+            "results": args.cache / "results", "smoke_slices": SMOKE_SLICES if args.smoke else None}
+
+
+def unet_weights(args, p: dict, method: str) -> Path:
+    return args.cache / "unet" / f"{method}-{p['unet_keys'][method]}" / "unet.pt"
+
+
+def loader_for(args, p: dict, method: str):
+    return lambda: runner.LoadedMethod(method, p["weights"], unet_weights(args, p, method) if method in p["unets"]
+                                       else None, args.threads)
+
+
+def case_loader(args, p: dict, dataset: str):
+    return lambda study: cases_mod.get_case(dataset, study, p["cases"], args.chaos, p["smoke_slices"])
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One method on one data set in this process (for clean peak-memory numbers)."""
+    dataset, method = args.worker.split(":")
+    p = plan(args)
+    identity = runner.method_identity(method, p["sha"], p["unet_keys"])
+    runner.run_method(dataset, method, identity, p["studies"][dataset], case_loader(args, p, dataset),
+                      p["results"], args.run_id, loader_for(args, p, method))
+    return 0
+
+
+def hardware(threads: int) -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), None) if Path("/proc/meminfo").exists() else None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"CPU": cpu or "unknown", "cores usable": usable, "torch threads": threads,
+            "RAM": f"{int(mem) / 1024 ** 2:.1f} GiB" if mem else "unknown", "OS": platform.platform(),
+            "software": f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
+            "GPU": "none used"}
+
+
+def train_unets(args, p: dict) -> dict:
+    from train.baselines.unet_train import train_unet
+
+    metas = {}
+    for method, config in p["unets"].items():
+        path = unet_weights(args, p, method)
+        if not path.exists():
+            volumes = unet_volumes(args, config, p["unet_data"])
+            with tqdm(total=1000, desc=f"training {config.row_name}", unit="‰", leave=False) as bar:
+                def progress(f: float) -> None:
+                    bar.update(int(f * 1000) - bar.n)
+                train_unet(config, volumes, path.parent, log=tqdm.write, progress=progress)
+        metas[method] = json.loads((path.parent / "meta.json").read_text())
+    return metas
+
+
+def run_all(args, p: dict, argv: list[str], run_id: str) -> None:
+    """Every method on every data set; cached results are kept (resumable)."""
+    todo = [(d, m) for d in p["datasets"] for m in p["methods"]]
+    with tqdm(total=sum(len(p["studies"][d]) for d, _ in todo), desc="segmenting", unit="study") as bar:
+        for dataset, method in todo:
+            identity = runner.method_identity(method, p["sha"], p["unet_keys"])
+            studies = p["studies"][dataset]
+            missing = [s for s in studies if not runner.result_path(p["results"], dataset, method, identity, s).exists()]
+            bar.set_postfix_str(f"{dataset}: {method}")
+            bar.update(len(studies) - len(missing))
+            if not missing:
+                continue
+            if args.isolate:
+                subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv, "--worker",
+                                f"{dataset}:{method}", "--run-id", run_id], check=True)
+                bar.update(len(missing))
+            else:
+                runner.run_method(dataset, method, identity, studies, case_loader(args, p, dataset), p["results"],
+                                  run_id, loader_for(args, p, method), on_case=lambda _: bar.update(1))
+
+
+def setup_lines(args, p: dict, unet_meta: dict) -> list[str]:
+    lines = []
+    if p["sha"]:
+        m = p["meta"]
+        lines.append(f"CrossMR weights `{p['weights'].name}` sha256 {p['sha'][:16]}…, trained with protocol "
+                     f"{m.get('protocol', '?')}, {m.get('steps', '?')} steps, {m.get('minutes', '?')} min "
+                     f"(`{m.get('command', '?')}`).")
+    for method, meta in unet_meta.items():
+        c = meta["config"]
+        lines.append(f"{runner.ROW_NAMES[method]}: DynUNet patch {c['patch']}, features {c['base_filters']}.."
+                     f"{c['max_filters']}, batch {c['batch']}, {meta['steps']} steps in {meta['minutes']} min "
+                     f"(budget {c['minutes']} min), {len(meta['volumes'])} training volumes.")
+    data = p["unet_data"]
+    phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
+    lines.append(f"nnUNet training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
+                 f"seeds {phantoms} (T1w only).")
+    lines.append("Scribbles: CHAOS dense = a stroke per organ on every slice holding it, sparse = one slice per "
+                 "organ; generated studies: dense, on T1w only. On CHAOS (reference = target) Grow from seeds "
+                 "(a) and (b) are the same computation.")
+    lines.append(f"Methods run {'each in its own process' if args.isolate else 'one after another in one process'}; "
+                 f"{args.threads} torch threads.")
+    if args.smoke:
+        lines.append(f"Smoke: {SMOKE_SLICES} slices per study, U-Nets {SMOKE_UNET}.")
+    return lines
+
+
+def python_command() -> str:
+    """How this interpreter is called from the repository root (e.g. .venv/bin/python)."""
+    try:
+        return str(Path(sys.executable).relative_to(ROOT))
+    except ValueError:
+        return "python"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    if args.worker:
+        return worker(args)
+    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
+    p = plan(args)
+    if not p["datasets"]:
+        raise InputError("no data set to run: CHAOS is missing and no generated studies were asked for")
+    for dataset in p["datasets"]:
+        for study in tqdm(p["studies"][dataset], desc=f"cases {dataset}", leave=False):
+            cases_mod.get_case(dataset, study, p["cases"], args.chaos, p["smoke_slices"])
+    unet_meta = train_unets(args, p)
+    run_all(args, p, argv, run_id)
+    data = {}
+    for dataset in p["datasets"]:
+        data[dataset] = []
+        for method in p["methods"]:
+            identity = runner.method_identity(method, p["sha"], p["unet_keys"])
+            records, memory = runner.read_results(p["results"], dataset, method, identity, p["studies"][dataset])
+            data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
+    minutes = {c.minutes for c in p["unets"].values()}
+    meta = {"command": f"{python_command()} train/benchmark.py " + " ".join(argv), "smoke": args.smoke, "notes": p["notes"],
+            "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta),
+            "unet_minutes_text": f"{'/'.join(f'{m:g}' for m in sorted(minutes))} min" if minutes else ""}
+    page = report.write_report(data, args.out, meta)
+    tqdm.write(f"wrote {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2)

@@ -1,0 +1,110 @@
+"""Write Resources/Models/MODEL_CARD.md from the weights' metadata and train/evaluate.py's JSON.
+
+    .venv/bin/python train/model_card.py [--json runs/evaluation.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS  # noqa: E402
+from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
+from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
+
+CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
+SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 75 "
+                   "--phantoms 13 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt")
+
+
+def metric_rows(report: dict) -> list[str]:
+    organs = sorted(ORGAN_BY_LABEL)
+    head = "| evaluation | " + " | ".join(ORGAN_BY_LABEL[o].name for o in organs) + " | mean |"
+    rows = [head, "|---" * (len(organs) + 2) + "|"]
+    keys = [("chaos_dense", "CHAOS val, dense scribbles"), ("chaos_sparse", "CHAOS val, sparse (1 slice/organ)")]
+    keys += [(f"phantom_{c}", f"generated, T1w scribbles -> {c}") for c in CONTRASTS]
+    for key, title in keys:
+        if key not in report:
+            continue
+        for who, label in (("model", "CrossMR"), ("growcut", "Grow from seeds")):
+            if who not in report[key]:
+                continue
+            s = report[key][who]
+            cells = [f"{s[str(o)]['dice']:.3f} / {s[str(o)]['nsd']:.3f}" for o in organs]
+            rows.append(f"| {title}: {label} | " + " | ".join(cells) + f" | {s['mean']['dice']:.3f} / {s['mean']['nsd']:.3f} |")
+    return rows
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--weights", type=Path, default=ROOT / "Resources" / "Models" / WEIGHTS_FILE)
+    p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json")
+    p.add_argument("--notes", default="", help="extra text for the Limitations section")
+    p.add_argument("--command", default=SHIPPED_COMMAND, help="the command that trained the weights")
+    args = p.parse_args()
+    data = torch.load(args.weights, map_location="cpu", weights_only=True)
+    meta, config = data.get("meta", {}), data["config"]
+    report = json.loads(args.json.read_text())
+    sha = file_sha256(args.weights)
+    params = sum(v.numel() for v in data["state"].values())
+    text = f"""# CrossMR model card
+
+- File: `{args.weights.name}` ({args.weights.stat().st_size / 1e6:.1f} MB, fp16), sha256 `{sha}`
+  (also in `{args.weights.name}.sha256`; the engine refuses a file that does not match).
+- Commit: see `git log -- Resources/Models` (the commit that added this file).
+- Network: CrossMR (paper design, CPU-sized): FocalNet encoder (timm, 1 channel, embed_dim
+  {config['embed_dim']}, depths {tuple(config['depths'])}, no pretrained weights), FPN (width {config['hidden_dim']}),
+  visual sampler ({config['num_points']} scribble points + 1 mean token per organ and level, sine position
+  encoding), decoder with {config['num_queries']} queries per organ, {3 * config['decoder_rounds']} layers (masked
+  cross-attention, self-attention within [organ queries + organ tokens], FFN), mask and score heads.
+  {params / 1e6:.2f} M parameters. Input: every slice resized to {config['input_size']} x {config['input_size']} after
+  0.5-99.5 percentile clipping to [0, 1]; masks predicted at stride 2 and resized to the series grid.
+
+## Training
+- Command (from scratch, seeded; run again to resume from `<out>/last.pt`):
+  `{args.command}`
+  (recorded in the weights as `{meta.get('command', '')}` per process). Generated training studies are cached
+  under `cache/` on first use (about 10 s each).
+- Steps: {meta.get('steps', '?')}, wall clock {meta.get('minutes', '?')} min on 2 shared CPU cores (see limitations).
+- Data: CHAOS MR T2-SPIR training subjects {', '.join(meta.get('chaos_train_subjects', TRAIN_SUBJECTS))} (labels of all
+  four organs); generated five-contrast studies, seeds {meta.get('phantom_seeds', [])} (T1w, T2w, DWI b800,
+  in-phase, opposed-phase, each with its own labels). Validation subjects {', '.join(VAL_SUBJECTS)} and generated
+  seeds 1..5 are never trained on.
+- Labels used: protocol `{meta.get('protocol', '?')}` (`all-labels`: labels of every generated contrast; the paper's
+  protocol, reference-contrast labels only, is `--protocol reference-only`, not the shipped model).
+- Pairs: reference slice + synthetic scribbles -> the same, a neighbouring or a slice up to 8 away (organs may be
+  absent), heavy target-like contrast augmentation (MONAI: monotone and non-monotone intensity remaps, per-organ
+  contrast, inversion, gamma, bias field, Gibbs, noise, blur, DWI-like down-sampling), small geometric offsets.
+- Generated cross-contrast pairs: the target slice is resampled into the reference slice's in-plane frame
+  (series differ in field of view, pixel size and flips); inference does the same and maps masks back.
+- Loss: organ-specific Hungarian matching (cost BCE 2 + Dice 2 + 2 x -sigmoid(score), infinite across organs),
+  BCE 2.5 + Dice 2.5 on matched queries, score BCE 2.0 on every query of a scribbled organ, organ presence
+  BCE 2.0 on the best query's score (absent organ -> empty), deep supervision on every layer.
+
+## Metrics (train/evaluate.py; DSC / NSD, NSD tolerance liver 5 mm, kidneys and spleen 3 mm)
+Weights evaluated: sha256 `{report.get('sha256', '?')}`.
+
+{chr(10).join(metric_rows(report))}
+
+Model time per slice during evaluation: {report.get('ms_per_slice', float('nan')):.0f} ms (shared, loaded CPU).
+
+## Intended use and limitations
+- Research use on abdominal MRI (axial series); not a medical device.
+- Issue targets (CHAOS dense mean DSC >= 0.92, sparse >= 0.85, generated contrasts >= 0.90) versus the table above:
+  see docs/results.md. {args.notes}
+"""
+    out = args.weights.parent / "MODEL_CARD.md"
+    out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

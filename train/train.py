@@ -1,0 +1,98 @@
+"""Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo).
+
+Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each:
+    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 75 \
+        --phantoms 13 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt
+(one process: .venv/bin/python train/train.py --threads 2 ... ; on a busy machine one thread per process is
+far faster than two threads in one process.)
+Resumable: run the same command again and it continues from <out>/last.pt.
+DDP: torchrun --nproc_per_node 2 train/train.py --steps 20 --out runs/ddp
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from CrossMRLib.model.config import ModelConfig  # noqa: E402
+from CrossMRLib.model.data import PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
+from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
+
+PHANTOM_TRAIN_SEED0 = 1000  # training phantoms use seeds 1000+; evaluation uses 1..5, never trained on
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "model", help="run folder (checkpoints, log)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock training budget")
+    p.add_argument("--steps", type=int, default=None, help="step budget (whichever budget ends first)")
+    p.add_argument("--batch", type=int, default=8, help="pairs per step (per process under torchrun)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads per process")
+    p.add_argument("--size", type=int, default=128, help="model input size (square)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="all-labels",
+                   help="all-labels: phantom labels of every contrast; reference-only: the paper's protocol "
+                        "(T1w labels only, targets made by augmentation)")
+    p.add_argument("--phantoms", type=int, default=0, help="generated training studies (seeds 1000+)")
+    p.add_argument("--no-chaos", action="store_true", help="train on generated studies only")
+    p.add_argument("--chaos", type=Path, default=chaos_root(), help="CHAOS T2-SPIR folder")
+    p.add_argument("--cache", type=Path, default=ROOT / "cache", help="phantom .npz cache folder")
+    p.add_argument("--export", type=Path, default=None, help="write fp16 weights + sha256 here")
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    p.add_argument("--log-every", type=int, default=20)
+    args = p.parse_args(argv)
+    if args.minutes is None and args.steps is None:
+        p.error("give --minutes and/or --steps")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    distributed = init_distributed()
+    rank = torch.distributed.get_rank() if distributed else 0
+    log_file = Path(args.out) / "train.log"
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        print(line, flush=True)
+        if rank == 0:
+            with open(log_file, "a") as handle:
+                handle.write(line + "\n")
+
+    volumes = []
+    if not args.no_chaos:
+        chaos = load_chaos(TRAIN_SUBJECTS, args.size, args.chaos)
+        # real data drawn about as often as all generated studies together (repeats share memory)
+        volumes += chaos * max(1, round(args.phantoms / len(chaos)))
+    for i in range(args.phantoms):
+        volumes.append(phantom_volume(PHANTOM_TRAIN_SEED0 + i, args.size, args.cache))
+    if not volumes:
+        raise SystemExit("no training data: drop --no-chaos or add --phantoms")
+    log(f"training on {len(volumes)} volume draws ({'no CHAOS' if args.no_chaos else 'CHAOS ' + ','.join(TRAIN_SUBJECTS)}; "
+        f"{args.phantoms} phantoms), protocol {args.protocol}, world {torch.distributed.get_world_size() if distributed else 1}")
+    settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
+                             seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
+                             log_every=args.log_every, model=ModelConfig(input_size=args.size))
+    meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
+            "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
+            "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
+    train(settings, volumes, log, args.export if rank == 0 else None, meta)
+    if distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
