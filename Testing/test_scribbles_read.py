@@ -10,7 +10,6 @@ from CrossMRLib.errors import InputError
 from CrossMRLib.io import write_labels_nifti, write_series_nifti
 from CrossMRLib.organs import organ_from_name, organ_from_terminology, ORGAN_BY_LABEL
 from CrossMRLib.scribbles.read import read_scribbles, validate_scribbles
-from CrossMRLib.series import Series
 from synthetic import make_series
 
 

@@ -10,7 +10,6 @@ from slicer_scene import (  # noqa: E402  (skips the module when slicer-core is 
     DICE_BOUND,
     METHOD,
     SERIES,
-    SUBSAMPLE,
     _ijk_to_ras,
     _scribbled_scene,
     dice,
@@ -19,13 +18,7 @@ from slicer_scene import (  # noqa: E402  (skips the module when slicer-core is 
     vtk,
 )
 from CrossMRLib.organs import ORGAN_BY_LABEL, organ_from_terminology  # noqa: E402
-from CrossMRSegmentLib.sample import generateSampleStudy, sampleStrokes  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def study():
-    """The generated phantom study (seed 3), subsampled in-plane to keep the runs fast."""
-    return generateSampleStudy(3, SUBSAMPLE)
+from CrossMRSegmentLib.sample import sampleStrokes  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from slicer_scene import (  # noqa: E402  (skips the module when slicer-core is 
     METHOD,
     ROOT,
     SERIES,
-    SUBSAMPLE,
     Series,
     SlicerScene,
     _ijk_to_ras,
@@ -26,23 +25,6 @@ from slicer_scene import (  # noqa: E402  (skips the module when slicer-core is 
 )
 from CrossMRLib.errors import Cancelled, InputError  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL, organ_from_terminology  # noqa: E402
-from CrossMRSegmentLib.sample import generateSampleStudy  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def study():
-    """The generated phantom study (seed 3), subsampled in-plane to keep the runs fast."""
-    return generateSampleStudy(3, SUBSAMPLE)
-
-
-@pytest.fixture(scope="module")
-def ran(study):
-    """One full run on the whole study, shared by the read-only checks."""
-    env, logic, volumes, study_item, scribbles = _scribbled_scene(study)
-    targets = [volumes[n] for n in SERIES[1:]]
-    fractions = []
-    outputs = logic.run(volumes["t1w"], scribbles, targets, progress=lambda f, m: fractions.append(f))
-    return env, logic, volumes, study_item, scribbles, outputs, fractions
 
 
 # ----------------------------------------------------------------------------- outputs of one run
