@@ -31,7 +31,8 @@ from CrossMRLib.model.data import VAL_SUBJECTS, chaos_root  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 from CrossMRLib.pairing import identity_pairing, pair_slices  # noqa: E402
 from CrossMRLib.scribbles.synth import synthesize_background_scribbles, synthesize_scribbles  # noqa: E402
-from growcut import BACKGROUND_SEED, grow_from_seeds  # noqa: E402
+from baselines.growcut import grow_from_seeds  # noqa: E402  (the benchmark's Grow from seeds, Slicer's crop rule)
+from baselines.seeds import BACKGROUND_SEED  # noqa: E402
 
 TARGET_CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
 ORGANS = sorted(ORGAN_BY_LABEL)
@@ -56,7 +57,7 @@ def run_case(method, reference, scribbles, seeds, target, truth, pairing, growcu
     out = {"model": organ_scores(pred, truth, target.spacing[::-1]), "ms_per_slice": ms}
     if growcut:
         carried = seeds if target is reference else carry_labels(seeds, reference, target, pairing)
-        grown = grow_from_seeds(target.array, carried, tuple(target.spacing[::-1]))
+        grown = grow_from_seeds(target.array, carried, tuple(target.spacing))
         out["growcut"] = organ_scores(grown, truth, target.spacing[::-1])
     return out
 
