@@ -17,7 +17,7 @@ from CrossMRLib.grids import carry_labels
 from CrossMRLib.pairing import SlicePairing
 from CrossMRLib.series import Series
 
-from .seeds import carried_seeds, merge_seeds, organ_labels, pad_to_min, seed_box
+from .seeds import CarriedSeedsMethod, check_background, merge_seeds, organ_labels, pad_to_min, seed_box
 
 
 def _to_vtk(array: np.ndarray, spacing_ijk, vtk_type: int):
@@ -61,12 +61,6 @@ def grow_from_seeds(image: np.ndarray, seeds: np.ndarray, spacing_ijk=(1.0, 1.0,
     return out
 
 
-def _check_background(background: np.ndarray, reference: Series) -> None:
-    if background.shape != reference.shape:
-        raise InputError(f"background strokes have shape {background.shape} but the reference '{reference.name}' "
-                         f"is {reference.shape}; draw them on the reference series")
-
-
 class GrowCutReferenceMethod:
     """(a) Grow from seeds on the reference, result carried into each target grid by position."""
 
@@ -80,7 +74,7 @@ class GrowCutReferenceMethod:
 
     def reference_labels(self, reference: Series, scribbles: np.ndarray) -> np.ndarray:
         """The grow-cut result on the reference (computed once per reference and scribbles)."""
-        _check_background(self.background, reference)
+        check_background(self.background, reference)
         key = (id(reference), id(scribbles), reference.shape)
         if key != self._key or self._labels is None:
             seeds = merge_seeds(scribbles, self.background)
@@ -95,19 +89,10 @@ class GrowCutReferenceMethod:
         return carry_labels(labels, reference, target, pairing)
 
 
-class GrowCutTargetMethod:
+class GrowCutTargetMethod(CarriedSeedsMethod):
     """(b) Grow from seeds on each target, from the reference seeds carried over by position."""
 
     name = "growcut-target"
-    weights_sha256 = None
 
-    def __init__(self, background: np.ndarray) -> None:
-        self.background = np.asarray(background, dtype=bool)
-
-    def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
-                       cancel=None) -> np.ndarray:
-        if cancel is not None and cancel():
-            raise Cancelled()
-        _check_background(self.background, reference)
-        seeds = carried_seeds(scribbles, self.background, reference, target, pairing)
-        return grow_from_seeds(target.array, seeds, target.spacing)
+    def grow(self, image: np.ndarray, seeds: np.ndarray, spacing_ijk) -> np.ndarray:
+        return grow_from_seeds(image, seeds, spacing_ijk)

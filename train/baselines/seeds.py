@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from CrossMRLib.errors import Cancelled, InputError
 from CrossMRLib.grids import carry_labels
 from CrossMRLib.pairing import SlicePairing
 from CrossMRLib.series import Series
@@ -59,3 +60,32 @@ def pad_to_min(array: np.ndarray, minimum: int = 3, mode: str = "edge") -> tuple
 def organ_labels(result: np.ndarray) -> np.ndarray:
     """Drop the background seed label from a baseline's output: uint8 organ labels 0..4."""
     return np.where((result > 0) & (result < BACKGROUND_SEED), result, 0).astype(np.uint8)
+
+
+def check_background(background: np.ndarray, reference: Series) -> None:
+    """Background strokes must be drawn on the reference grid."""
+    if background.shape != reference.shape:
+        raise InputError(f"background strokes have shape {background.shape} but the reference '{reference.name}' "
+                         f"is {reference.shape}; draw them on the reference series")
+
+
+class CarriedSeedsMethod:
+    """Base of the seeded baselines run on each target: organ + background seeds carried over by position,
+    then `grow(image, seeds, spacing_ijk)` on the target's own intensities."""
+
+    name = ""
+    weights_sha256 = None
+
+    def __init__(self, background: np.ndarray) -> None:
+        self.background = np.asarray(background, dtype=bool)
+
+    def grow(self, image: np.ndarray, seeds: np.ndarray, spacing_ijk) -> np.ndarray:
+        raise NotImplementedError
+
+    def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
+                       cancel=None) -> np.ndarray:
+        if cancel is not None and cancel():
+            raise Cancelled()
+        check_background(self.background, reference)
+        seeds = carried_seeds(scribbles, self.background, reference, target, pairing)
+        return self.grow(target.array, seeds, target.spacing)

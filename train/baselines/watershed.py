@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from CrossMRLib.errors import Cancelled, InputError
-from CrossMRLib.pairing import SlicePairing
+from CrossMRLib.errors import InputError
 from CrossMRLib.preprocess import normalize_intensity
-from CrossMRLib.series import Series
 
-from .seeds import carried_seeds, organ_labels, pad_to_min, seed_box
+from .seeds import CarriedSeedsMethod, organ_labels, pad_to_min, seed_box
 
 
 def watershed_from_markers(image: np.ndarray, markers: np.ndarray, spacing_ijk=(1.0, 1.0, 1.0),
@@ -43,21 +41,10 @@ def watershed_from_markers(image: np.ndarray, markers: np.ndarray, spacing_ijk=(
     return out
 
 
-class WatershedMethod:
+class WatershedMethod(CarriedSeedsMethod):
     """Marker watershed on each target from the reference seeds carried over by position."""
 
     name = "watershed"
-    weights_sha256 = None
 
-    def __init__(self, background: np.ndarray) -> None:
-        self.background = np.asarray(background, dtype=bool)
-
-    def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
-                       cancel=None) -> np.ndarray:
-        if cancel is not None and cancel():
-            raise Cancelled()
-        if self.background.shape != reference.shape:
-            raise InputError(f"background strokes have shape {self.background.shape} but the reference "
-                             f"'{reference.name}' is {reference.shape}; draw them on the reference series")
-        seeds = carried_seeds(scribbles, self.background, reference, target, pairing)
-        return watershed_from_markers(target.array, seeds, target.spacing)
+    def grow(self, image: np.ndarray, seeds: np.ndarray, spacing_ijk) -> np.ndarray:
+        return watershed_from_markers(image, seeds, spacing_ijk)
