@@ -102,8 +102,12 @@ def test_outputs_equal_the_engine_run_directly_on_the_series(ran, study):
             assert np.array_equal(got, direct.labels[name] == organ.label), (name, organ.name)
 
 
-def test_dice_against_the_generated_labels(ran, study):
-    _, _, volumes, _, _, outputs, _ = ran
+# The shipped model on the same subsampled study and scribbles measured mean Dice 0.760 (region growing: 0.41); the bound leaves margin.
+MODEL_DICE_BOUND = 0.65
+
+
+def mean_dice(volumes, outputs, study) -> tuple[float, dict]:
+    """Mean Dice of every organ segment of every output node against the generated labels."""
     scores = {}
     for name, volume in volumes.items():
         node = outputs[volume.GetID()]
@@ -113,8 +117,22 @@ def test_dice_against_the_generated_labels(ran, study):
             organ = next(o for o in ORGAN_BY_LABEL.values() if o.name == segmentation.GetNthSegment(index).GetName())
             truth = study.labels[name].array == organ.label
             scores[name, organ.name] = dice(segment_array(node, segment_id, volume), truth)
-    mean = float(np.mean(list(scores.values())))
+    return float(np.mean(list(scores.values()))), scores
+
+
+def test_dice_against_the_generated_labels(ran, study):
+    _, _, volumes, _, _, outputs, _ = ran
+    mean, scores = mean_dice(volumes, outputs, study)
     assert mean >= DICE_BOUND, f"mean Dice {mean:.3f} < {DICE_BOUND}: {scores}"
+
+
+def test_the_shipped_model_through_the_logic(study):
+    """The default method (the shipped CrossMR model) on all five series, scribbles on T1w only."""
+    env, logic, volumes, _, scribbles = _scribbled_scene(study)
+    logic.method = "auto"
+    outputs = logic.run(volumes["t1w"], scribbles, [volumes[n] for n in SERIES[1:]])
+    mean, scores = mean_dice(volumes, outputs, study)
+    assert mean >= MODEL_DICE_BOUND, f"mean Dice {mean:.3f} < {MODEL_DICE_BOUND}: {scores}"
 
 
 def test_outputs_sit_in_the_study_and_show_over_their_series(ran):
