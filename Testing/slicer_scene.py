@@ -61,7 +61,7 @@ class SlicerScene:
 
     def add_volume(self, series: Series, parent_item: int | None = None):
         node = self.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", series.name)
-        node.SetIJKToRASMatrix(_vtk_matrix(series.ijk_to_ras))
+        node.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(series.ijk_to_ras))
         slicer.util.updateVolumeFromArray(node, series.array.astype(np.float32))
         node.CreateDefaultDisplayNodes()
         # Slicer's subject-hierarchy plugins (Qt) make an item for every new node; do it here
@@ -72,14 +72,6 @@ class SlicerScene:
         """(ID, name, MTime) of every node: equal snapshots mean nothing was added, removed or modified."""
         nodes = [self.scene.GetNthNode(i) for i in range(self.scene.GetNumberOfNodes())]
         return [(n.GetID(), n.GetName(), n.GetMTime()) for n in nodes if not n.IsA("vtkMRMLSubjectHierarchyNode")]
-
-
-def _vtk_matrix(array: np.ndarray):
-    matrix = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            matrix.SetElement(r, c, float(array[r, c]))
-    return matrix
 
 
 def _ijk_to_ras(node) -> np.ndarray:

@@ -17,7 +17,6 @@ from slicer_scene import (  # noqa: E402  (skips the module when slicer-core is 
     SlicerScene,
     _ijk_to_ras,
     _scribbled_scene,
-    _vtk_matrix,
     addSampleStudy,
     paint,
     segment_array,
@@ -180,7 +179,7 @@ def _dwi_sequence(env, study, parent_item):
     sequence.SetIndexUnit("s/mm2")
     for scale, b in ((1.0, 0), (0.6, 400), (0.3, 800)):
         frame = slicer.vtkMRMLScalarVolumeNode()
-        frame.SetIJKToRASMatrix(_vtk_matrix(study.images["dwi"].ijk_to_ras))
+        frame.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(study.images["dwi"].ijk_to_ras))
         slicer.util.updateVolumeFromArray(frame, (study.images["dwi"].array * scale).astype(np.float32))
         sequence.SetDataNodeAtValue(frame, str(b))
     browser = env.scene.AddNewNodeByClass("vtkMRMLSequenceBrowserNode", "dwi 4D browser")

@@ -17,6 +17,7 @@ import torch.distributed as dist
 
 from .config import ModelConfig
 from .data import PairSampler, Volume
+from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import crossmr_loss
 from .network import CrossMRNet
 from .weights import save_weights
@@ -60,16 +61,6 @@ def _lr(settings: TrainSettings, step: int, progress: float) -> float:
     return settings.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _save_checkpoint(path: Path, model: CrossMRNet, optimizer, step: int, elapsed: float,
-                     sampler: PairSampler, history: list) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "elapsed": elapsed, "config": model.config.to_dict(), "history": history,
-                "sampler_rng": sampler.rng.bit_generator.state, "aug_rng": sampler.augment.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state()}, tmp)
-    tmp.replace(path)
-
-
 def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], None] = print,
           export: Path | None = None, meta: dict | None = None) -> dict:
     """Train (or resume from `out_dir/last.pt`) and return {"steps", "history", "minutes"}."""
@@ -83,14 +74,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        if rank == 0:  # other ranks keep fresh streams (their data differ anyway)
-            sampler.rng.bit_generator.state = state["sampler_rng"]
-            sampler.augment.rng.bit_generator.state = state["aug_rng"]
-            torch.set_rng_state(state["torch_rng"])
+        # other ranks keep fresh random streams (their data differ anyway)
+        step, elapsed, history = load_checkpoint(ckpt, model, optimizer, sampler, restore_streams=rank == 0)
         log(f"resumed from {ckpt} at step {step} ({elapsed / 60:.1f} min)")
     net = model
     if world > 1:
@@ -129,13 +114,14 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
                     f"score {parts['score']:.3f} presence {parts['presence']:.3f} lr {optimizer.param_groups[0]['lr']:.2e} "
                     f"{100 * progress:.1f}% ETA {rate / 60:.1f} min")
         if rank == 0 and time.time() - last_ckpt > settings.checkpoint_minutes * 60:
-            _save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history)
+            save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history,
+                            extra={"config": model.config.to_dict()})
             if export is not None:
                 save_weights(model, export, {**(meta or {}), "steps": step})
             last_ckpt = time.time()
     elapsed = time.time() - start
     if rank == 0:
-        _save_checkpoint(ckpt, model, optimizer, step, elapsed, sampler, history)
+        save_checkpoint(ckpt, model, optimizer, step, elapsed, sampler, history, extra={"config": model.config.to_dict()})
         if export is not None:
             save_weights(model, export, {**(meta or {}), "steps": step, "minutes": round(elapsed / 60, 1)})
         (out / "history.json").write_text(json.dumps(history, indent=1))

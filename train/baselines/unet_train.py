@@ -23,6 +23,7 @@ import torch
 from monai.losses import DiceCELoss
 
 from CrossMRLib.model.augment import PairAugmenter, warp
+from CrossMRLib.model.checkpoint import load_checkpoint, save_checkpoint
 from CrossMRLib.organs import MAX_LABEL
 from CrossMRLib.scribbles.synth import stroke_in_mask
 
@@ -125,13 +126,7 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        sampler.rng.bit_generator.state = state["sampler_rng"]
-        sampler.augment.rng.bit_generator.state = state["aug_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        step, elapsed, history = load_checkpoint(ckpt, model, optimizer, sampler)
         log(f"{config.row_name}: resumed at step {step} ({elapsed / 60:.1f} min)")
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
     start, last_ckpt, window = time.time() - elapsed, time.time(), []
@@ -158,7 +153,7 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
         if progress is not None:
             progress(min(_progress(config, step, time.time() - start), 1.0))
         if time.time() - last_ckpt > CHECKPOINT_MINUTES * 60:
-            _checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history)
+            save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history)
             last_ckpt = time.time()
     elapsed = time.time() - start
     meta = {"steps": step, "minutes": round(elapsed / 60, 2), "volumes": [v.name for v in volumes],
@@ -169,11 +164,3 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
     log(f"{config.row_name}: {step} steps in {elapsed / 60:.1f} min")
     return weights
 
-
-def _checkpoint(path: Path, model, optimizer, step: int, elapsed: float, sampler: SliceSampler,
-                history: list) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "elapsed": elapsed, "history": history, "sampler_rng": sampler.rng.bit_generator.state,
-                "aug_rng": sampler.augment.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, tmp)
-    tmp.replace(path)

@@ -1,0 +1,34 @@
+"""Resumable training checkpoints (`last.pt`): weights, optimizer, progress and random streams.
+
+Shared by the CrossMR training loop and the benchmark's U-Net training. These files are written by our own
+training runs only; shipped weights go through `weights.py` instead (sha256-checked, weights_only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float, sampler, history: list,
+                    extra: dict | None = None) -> None:
+    """Write atomically; `sampler` must have `.rng` and `.augment.rng` numpy generators."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "elapsed": elapsed, "history": history, **(extra or {}),
+                "sampler_rng": sampler.rng.bit_generator.state, "aug_rng": sampler.augment.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state()}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, model, optimizer, sampler, restore_streams: bool = True) -> tuple[int, float, list]:
+    """Restore model and optimizer (and the random streams if asked); returns (step, elapsed s, history)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)  # our own training file, not shipped weights
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if restore_streams:
+        sampler.rng.bit_generator.state = state["sampler_rng"]
+        sampler.augment.rng.bit_generator.state = state["aug_rng"]
+        torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["elapsed"], state["history"]
