@@ -58,3 +58,21 @@ def test_short_training_lowers_the_loss_and_resumes(tmp_path):
     settings.steps = 45
     again = train(settings, volumes, log=lambda m: None)  # resumes from last.pt: only 5 more steps
     assert again["steps"] == 45 and len(again["history"]) == 4
+
+
+
+def test_sampler_teaches_absence_just_past_an_organs_end():
+    """Pairs aimed past an organ's end have that organ on the reference slice (so it gets scribbled) and
+    not on the target: the case where a user expects the organ to come out empty (lung bases, pelvis)."""
+    vol = blob_volume(4, slices=16)
+    for lab in vol.labels.values():
+        lab[:3] = 0
+        lab[-3:] = 0  # every organ ends inside the volume
+    vol.organ_slices["t"] = np.arange(3, 13)
+    sampler = PairSampler([vol], 64, seed=3)
+    labels = vol.labels["t"]
+    for _ in range(100):
+        k_ref, k_tgt = sampler._beyond_end(vol, "t", "t")
+        assert 1 <= abs(k_tgt - k_ref) <= 7
+        ended = [o for o in range(1, 5) if (labels[k_ref] == o).any() and not (labels[k_tgt] == o).any()]
+        assert ended, (k_ref, k_tgt)

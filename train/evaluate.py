@@ -158,9 +158,10 @@ SETUP = """## Setup
   validation 33 34 37 38 39. Generated studies: training seeds 1000+, evaluation seeds 1..5 (never trained on).
 - Scribbles: `CrossMRLib.scribbles.synth` (dense: one stroke per organ on every slice holding it; sparse: one
   slice per organ), seeded by `--seed` + subject id. CrossMR uses, per target slice and organ, the nearest
-  scribbled reference slice; an organ absent from a slice must come out empty.
+  scribbled reference slice; an organ absent from a slice must come out empty (per-organ presence thresholds
+  stored with the weights, calibrated on generated seeds 6..10: see the model card).
 - Training the shipped model: see `Resources/Models/MODEL_CARD.md`. The paper's protocol (reference-contrast
-  labels only) is `train/train.py --protocol reference-only` (not trained this session).
+  labels only) is `train/train.py --protocol reference-only` (not trained yet: no CPU time left for it).
 """
 
 

@@ -12,6 +12,7 @@ DDP: torchrun --nproc_per_node 2 train/train.py --steps 20 --out runs/ddp
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
@@ -47,12 +49,29 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chaos", type=Path, default=chaos_root(), help="CHAOS T2-SPIR folder")
     p.add_argument("--cache", type=Path, default=ROOT / "cache", help="phantom .npz cache folder")
     p.add_argument("--export", type=Path, default=None, help="write fp16 weights + sha256 here")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="skip calibrating the per-organ presence thresholds of the exported weights")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
     if args.minutes is None and args.steps is None:
         p.error("give --minutes and/or --steps")
     return args
+
+
+def calibrate_export(path: Path, log) -> None:
+    """Store per-organ presence thresholds (held-out generated studies) in the exported weights."""
+    from CrossMRLib.methods.crossmr_model import CrossMRModelMethod
+    from CrossMRLib.model.calibration import calibrate_presence
+    from CrossMRLib.model.weights import save_weights
+
+    torch.set_num_threads(min(os.cpu_count() or 1, 8))  # other torchrun ranks wait idle at the barrier
+    method = CrossMRModelMethod(weights=path)
+    log(f"calibrating presence thresholds on generated studies (seeds {CALIBRATION_SEEDS})")
+    result = calibrate_presence(method, CALIBRATION_SEEDS, log=log)
+    sha = save_weights(method.model, path, {**method.meta, "presence_thresholds": result["presence_thresholds"],
+                                            "calibration": result})
+    log(f"presence thresholds {result['presence_thresholds']}; wrote {path} (sha256 {sha})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
     train(settings, volumes, log, args.export if rank == 0 else None, meta)
+    if args.export is not None and rank == 0 and not args.no_calibrate:
+        calibrate_export(args.export, log)
     if distributed:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

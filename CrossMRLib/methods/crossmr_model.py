@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -14,7 +14,8 @@ from ..errors import InputError
 from ..pairing import SlicePairing
 from ..series import Series
 from ..grids import carry_labels
-from ..model.inference import TokenCache, nearest_scribbled, prepare_images, prepare_scribbles, segment_slices
+from ..model.inference import (TokenCache, iter_slice_outputs, labels_from_outputs, nearest_scribbled,
+                               prepare_images, prepare_scribbles)
 from ..postprocess import keep_components_near_seeds
 from ..model.geometry import frame_theta, is_identity
 from ..model.weights import WEIGHTS_FILE, load_weights
@@ -77,6 +78,22 @@ class CrossMRModelMethod:
     def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
                        cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """uint8 (K', J', I') labels in `target`'s grid."""
+        labels = np.zeros(target.shape, dtype=np.uint8)
+        for start, stop, probs, presence in self.slice_outputs(reference, scribbles, target, pairing, cancel):
+            labels[start:stop] = labels_from_outputs(probs, presence, self.presence_thresholds)
+        return self.clean(labels, reference, scribbles, target, pairing)
+
+    @property
+    def presence_thresholds(self) -> list[float]:
+        """Per organ, the presence score below which the organ is absent from a slice: calibrated on
+        held-out generated studies and stored with the weights (0.5 for weights without calibration)."""
+        stored = self.meta.get("presence_thresholds")
+        return [float(v) for v in stored] if stored else [0.5] * self.model.config.num_organs
+
+    def slice_outputs(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
+                      cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+        """The network's per-batch (start, stop, probabilities, presence) on `target`'s grid, before the
+        presence thresholds and the clean-up (see `iter_slice_outputs`)."""
         scribbles = np.asarray(scribbles)
         if scribbles.shape != reference.shape:
             raise InputError(f"scribbles shape {scribbles.shape} differs from the reference '{reference.name}' "
@@ -90,8 +107,13 @@ class CrossMRModelMethod:
         images = prepare_images(target.array, self.size)
         to_ref, to_tgt = (self._frames(reference, target, np.asarray(pairing.reference_index))
                           if pairing.rule == "position" else (None, None))  # no usable geometry: resize only
-        labels = segment_slices(self.model, cache, images, organ_slices, target.shape[1:], cancel, to_ref, to_tgt)
-        if not self.clean_up:  # keep only the predicted pieces near the carried scribbles
+        return iter_slice_outputs(self.model, cache, images, organ_slices, target.shape[1:], cancel, to_ref, to_tgt)
+
+    def clean(self, labels: np.ndarray, reference: Series, scribbles: np.ndarray, target: Series,
+              pairing: SlicePairing) -> np.ndarray:
+        """Keep only the predicted pieces near the scribbles carried onto `target` (unless clean_up=False)."""
+        if not self.clean_up:
             return labels
-        seeds = carry_labels(scribbles, reference, target, pairing, max_distance_mm=float(reference.spacing[2]))
+        seeds = carry_labels(np.asarray(scribbles), reference, target, pairing,
+                             max_distance_mm=float(reference.spacing[2]))
         return keep_components_near_seeds(labels, seeds, target.spacing[::-1])

@@ -24,6 +24,7 @@ TRAIN_SUBJECTS = ("01", "02", "03", "08", "10", "15", "21", "22", "31", "32")  #
 VAL_SUBJECTS = ("33", "34", "37", "38", "39")
 CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
 PROTOCOLS = ("all-labels", "reference-only")  # reference-only = the paper's protocol (T1w labels only)
+BEYOND_END_SHARE = 0.15  # pairs whose target lies just past a scribbled organ's end (organ absent there)
 
 
 def chaos_root() -> Path:
@@ -126,18 +127,39 @@ class PairSampler:
         return names[self.rng.integers(len(names))], names[self.rng.integers(len(names))]
 
     def _slices(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:
+        u = self.rng.random()
+        if u < BEYOND_END_SHARE:
+            return self._beyond_end(vol, ref_c, tgt_c)
         k_ref = int(self.rng.choice(vol.organ_slices[ref_c]))
         paired = int(np.argmin(np.abs(vol.positions[tgt_c] - vol.positions[ref_c][k_ref])))
         u = self.rng.random()
-        if u < 0.45:
+        if u < 0.5:
             k_tgt = paired
-        elif u < 0.65:
+        elif u < 0.72:
             k_tgt = paired + int(self.rng.choice([-1, 1]))
         else:
             k_tgt = paired + int(self.rng.choice([-1, 1]) * self.rng.integers(2, 9))
         organ = vol.organ_slices[tgt_c]  # stay near the organs: blank edge slices teach nothing
         low, high = max(int(organ[0]) - 3, 0), min(int(organ[-1]) + 3, len(vol.images[tgt_c]) - 1)
         return k_ref, int(np.clip(k_tgt, low, high))
+
+    def _beyond_end(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:
+        """A reference slice near one organ's first or last slice and a target 1-5 slices past that end,
+        where the organ is absent: the case that leaks organs into the lung bases or the pelvis."""
+        labels = vol.labels[ref_c]
+        organs = [o for o in range(1, MAX_LABEL + 1) if (labels == o).any()]
+        organ = organs[self.rng.integers(len(organs))]
+        slices = np.flatnonzero((labels == organ).reshape(len(labels), -1).any(1))
+        step = int(self.rng.choice([-1, 1]))
+        end = int(slices[0] if step < 0 else slices[-1])
+        inside = slices[np.abs(slices - end) <= 2]
+        k_ref = int(self.rng.choice(inside))
+        at_end = vol.positions[ref_c][end]
+        spacing = float(np.median(np.abs(np.diff(vol.positions[ref_c])))) if len(labels) > 1 else 1.0
+        direction = np.sign(vol.positions[ref_c][min(end + 1, len(labels) - 1)] - vol.positions[ref_c][max(end - 1, 0)])
+        goal = at_end + step * direction * spacing * self.rng.integers(1, 6)
+        k_tgt = int(np.argmin(np.abs(vol.positions[tgt_c] - goal)))
+        return k_ref, k_tgt
 
     def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pair: reference (1, S, S), scribbles (O, S, S) bool, target (1, S, S), masks (O, S, S)."""

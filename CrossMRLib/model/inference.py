@@ -3,7 +3,7 @@ every target slice paired with it (and across calls, through `TokenCache`)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -82,19 +82,24 @@ class TokenCache:
 
 
 @torch.no_grad()
-def segment_slices(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, organ_slices: np.ndarray,
-                   out_shape: tuple[int, int], cancel: Callable[[], bool] | None = None,
-                   to_reference: np.ndarray | None = None, to_target: np.ndarray | None = None) -> np.ndarray:
-    """Labels (Kt, J, I) uint8 for model-size target images (Kt, S, S); `organ_slices` (Kt, O) gives each
-    target slice's reference slice per organ (-1: organ not scribbled -> never predicted).
+def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, organ_slices: np.ndarray,
+                       out_shape: tuple[int, int], cancel: Callable[[], bool] | None = None,
+                       to_reference: np.ndarray | None = None, to_target: np.ndarray | None = None,
+                       ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """Per batch of target slices: (start, stop, probabilities (B, O, J, I), presence (B, O)).
 
-    `to_reference` (Kt, 2, 3): per target slice, the affine taking the paired reference slice's normalised
-    frame to the target's (the target is resampled into the reference frame); `to_target` the inverse,
-    used to bring the predictions back onto the target grid. None: the series share one in-plane frame.
+    `targets` (Kt, S, S) are model-size target images; `organ_slices` (Kt, O) gives each target slice's
+    reference slice per organ (-1: organ not scribbled -> never predicted). `to_reference` (Kt, 2, 3): per
+    target slice, the affine taking the paired reference slice's normalised frame to the target's (the
+    target is resampled into the reference frame); `to_target` the inverse, bringing the predictions back
+    onto the target grid (J, I) = `out_shape`. None: the series share one in-plane frame.
+
+    Probabilities are the best query's mask per organ (zero for organs without scribbles); presence is
+    the sigmoid of that organ's best query score (0 without scribbles). Batches without any scribbled
+    organ are skipped (their labels stay empty).
     """
     model.eval()
     size = targets.shape[-2:]
-    labels = np.zeros((len(targets), *out_shape), dtype=np.uint8)
     for start in range(0, len(targets), TARGET_BATCH):
         if cancel is not None and cancel():
             raise Cancelled()
@@ -107,10 +112,20 @@ def segment_slices(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, or
         if to_reference is not None:
             images = resample(images, to_reference[start:stop], tuple(size))
         pred = model.decode(model.encode(images), cache.gather(rows))[-1]
+        presence = torch.sigmoid(pred["scores"].max(-1).values) * valid
         if to_target is None:
-            probs = select_outputs(pred, valid, out_shape)
+            probs = select_outputs(pred, valid, out_shape, score_threshold=0.0)
         else:
-            probs = resample(select_outputs(pred, valid, tuple(pred["masks"].shape[-2:])), to_target[start:stop],
-                             tuple(out_shape))
-        labels[start:stop] = probabilities_to_labels(probs).numpy()
-    return labels
+            probs = resample(select_outputs(pred, valid, tuple(pred["masks"].shape[-2:]), score_threshold=0.0),
+                             to_target[start:stop], tuple(out_shape))
+        yield start, stop, probs, presence
+
+
+def labels_from_outputs(probs: torch.Tensor, presence: torch.Tensor,
+                        score_threshold: float | Sequence[float] = 0.5) -> np.ndarray:
+    """(B, O, J, I) probabilities and (B, O) presence -> (B, J, I) uint8 labels; an organ whose presence
+    is below its threshold (one value, or one per organ) is absent from that slice."""
+    threshold = torch.as_tensor(score_threshold, dtype=presence.dtype)
+    present = (presence >= threshold) & (presence > 0)
+    return probabilities_to_labels(probs * present[..., None, None]).numpy()
+
