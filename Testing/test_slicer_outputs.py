@@ -102,8 +102,8 @@ def test_outputs_equal_the_engine_run_directly_on_the_series(ran, study):
             assert np.array_equal(got, direct.labels[name] == organ.label), (name, organ.name)
 
 
-# The shipped model on the same subsampled study and scribbles measured mean Dice 0.760 (region growing: 0.41); the bound leaves margin.
-MODEL_DICE_BOUND = 0.65
+# The shipped model on the same subsampled study and scribbles measured mean Dice 0.818 (region growing: 0.41); the bound leaves margin.
+MODEL_DICE_BOUND = 0.72
 
 
 def mean_dice(volumes, outputs, study) -> tuple[float, dict]:

@@ -20,8 +20,8 @@ from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
 CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
-SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 75 "
-                   "--phantoms 13 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt")
+SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 78 "
+                   "--phantoms 24 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt")
 
 
 def metric_rows(report: dict) -> list[str]:
@@ -54,6 +54,7 @@ def main() -> int:
     p.add_argument("--weights", type=Path, default=ROOT / "Resources" / "Models" / WEIGHTS_FILE)
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json")
     p.add_argument("--notes", default="", help="extra text for the Limitations section")
+    p.add_argument("--commit", required=True, help="the commit whose code trained the weights")
     p.add_argument("--command", default=SHIPPED_COMMAND, help="the command that trained the weights")
     args = p.parse_args()
     data = torch.load(args.weights, map_location="cpu", weights_only=True)
@@ -65,7 +66,7 @@ def main() -> int:
 
 - File: `{args.weights.name}` ({args.weights.stat().st_size / 1e6:.1f} MB, fp16), sha256 `{sha}`
   (also in `{args.weights.name}.sha256`; the engine refuses a file that does not match).
-- Commit: see `git log -- Resources/Models` (the commit that added this file).
+- Commit: {args.commit} (training and calibration code; the weights were added in the commit after it).
 - Network: CrossMR (paper design, CPU-sized): FocalNet encoder (timm, 1 channel, embed_dim
   {config['embed_dim']}, depths {tuple(config['depths'])}, no pretrained weights), FPN (width {config['hidden_dim']}),
   visual sampler ({config['num_points']} scribble points + 1 mean token per organ and level, sine position
