@@ -16,11 +16,11 @@ import numpy as np
 from ..metrics import dice
 from ..pairing import identity_pairing, pair_slices
 from ..scribbles.synth import synthesize_scribbles
+from .data import CONTRASTS
 from .inference import labels_from_outputs
 
 CALIBRATION_SEEDS = (6, 7, 8, 9, 10)  # generated studies never trained or evaluated on
 CANDIDATES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95)
-CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
 SCRIBBLE_MODES = ("dense", "sparse")
 
 

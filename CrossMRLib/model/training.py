@@ -61,6 +61,15 @@ def _lr(settings: TrainSettings, step: int, progress: float) -> float:
     return settings.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
+def backward_step(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  max_norm: float) -> None:
+    """One optimiser update: gradients of `loss`, clipped to `max_norm` (global L2 norm), then a step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+
+
 def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], None] = print,
           export: Path | None = None, meta: dict | None = None) -> dict:
     """Train (or resume from `out_dir/last.pt`) and return {"steps", "history", "minutes"}."""
@@ -98,10 +107,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         model.train()
         preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
         loss, parts = crossmr_loss(preds, valid, batch["masks"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        backward_step(loss, model, optimizer, max_norm=1.0)
         step += 1
         window.append(float(loss.detach()))
         if step % settings.log_every == 0:

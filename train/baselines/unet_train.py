@@ -24,6 +24,7 @@ from monai.losses import DiceCELoss
 
 from CrossMRLib.model.augment import PairAugmenter, warp
 from CrossMRLib.model.checkpoint import load_checkpoint, save_checkpoint
+from CrossMRLib.model.training import backward_step
 from CrossMRLib.organs import MAX_LABEL
 from CrossMRLib.scribbles.synth import stroke_in_mask
 
@@ -141,10 +142,7 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
         outputs = model(x)  # (B, heads, C, S, S)
         weights_ds = supervision_weights(outputs.shape[1])
         loss = sum(w * loss_fn(outputs[:, i], y) for i, w in enumerate(weights_ds))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
-        optimizer.step()
+        backward_step(loss, model, optimizer, max_norm=12.0)
         step += 1
         window.append(float(loss.detach()))
         if step % 10 == 0:
