@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from train.baselines.summary import SUMMARY_NAME, load_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAOS = ROOT / ".." / "shared" / "data" / "chaos_t2spir"
 BASELINE_ROWS = ("Grow from seeds (a): on reference, resampled", "Grow from seeds (b): on each target",
@@ -88,6 +90,9 @@ def test_smoke_benchmark_reports_every_method_and_resumes(tmp_path):
             assert seconds > 0 and peak_mb > 100, (method, cells)
     assert "Fairness rules" in page and "python train/benchmark.py --smoke" in page
     assert (tmp_path / "report" / "benchmark.png").stat().st_size > 10_000
+    summary = load_summary(tmp_path / "report" / SUMMARY_NAME)  # the page's numbers, for a second run's check
+    assert sorted(r["row"] for ms in summary["datasets"].values() for r in ms.values()) == \
+        sorted(expected * (2 if sections == 2 else 1))
     # second run (in this process, to save an interpreter start): all from the cache, same numbers
     again = rerun_in_process(tmp_path)
     assert "Results from 1 run(s)" in page and "Results from 1 run(s)" in again  # nothing recomputed

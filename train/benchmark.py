@@ -3,7 +3,8 @@
 Rows: CrossMR (shipped weights), Slicer's Grow from seeds (a: on the reference, resampled; b: on each
 target), marker watershed, nnUNet and nnUNet-Scribble (2D U-Nets in nnU-Net's plain configuration,
 trained here on the reference contrast only). Data: CHAOS validation subjects (dense and sparse
-scribbles) and generated held-out studies. Writes docs/benchmarks.md and docs/benchmark.png.
+scribbles) and generated held-out studies. Writes docs/benchmarks.md, docs/benchmark.png and the numbers
+as docs/benchmark_results.json (train/compare_benchmarks.py checks a second run against them).
 
     .venv/bin/python train/benchmark.py            # full run (trains both U-Nets first; hours on 2 cores)
     .venv/bin/python train/benchmark.py --smoke    # one study, a few slices, tiny U-Nets: < 90 s
@@ -36,7 +37,7 @@ from tqdm import tqdm  # noqa: E402
 from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS, chaos_root  # noqa: E402
 from train.baselines import cases as cases_mod  # noqa: E402
-from train.baselines import report, runner  # noqa: E402
+from train.baselines import report, runner, summary  # noqa: E402
 from train.baselines.unet import UNetConfig  # noqa: E402
 
 PHANTOM_TRAIN_SEED0 = 1000  # as train/train.py
@@ -301,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": f"{python_command()} train/benchmark.py " + " ".join(argv), "smoke": args.smoke, "notes": p["notes"],
             "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta),
             "unet_minutes_text": f"{'/'.join(f'{m:g}' for m in sorted(minutes))} min" if minutes else ""}
+    meta["summary"] = summary.SUMMARY_NAME
     page = report.write_report(data, args.out, meta)
-    tqdm.write(f"wrote {page}")
+    numbers = summary.write_summary(data, args.out, meta["command"])
+    tqdm.write(f"wrote {page} and {numbers}")
     return 0
 
 

@@ -208,6 +208,9 @@ def write_report(data: dict[str, list[MethodResult]], out_dir: Path, meta: dict)
         lines += ["### Time and memory", ""] + cost_table(results, contrasts) + [""]
     runs = sorted({rec.get("run", "") for res in data.values() for r in res for rec in r.records})
     lines += [f"Results from {len(runs)} run(s): {', '.join(runs)}.", ""]
+    if meta.get("summary"):
+        lines += [f"Every number of this page, with study counts: [{meta['summary']}]({meta['summary']}); "
+                  "`train/compare_benchmarks.py` checks a second run against it.", ""]
     if any(r.records for res in data.values() for r in res):
         write_figure(data, out_dir / "benchmark.png")
         lines += ["![mean DSC per contrast and method](benchmark.png)", ""]

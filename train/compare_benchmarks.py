@@ -1,0 +1,53 @@
+"""Check that a second benchmark run reproduces the first within noise.
+
+    cp docs/benchmark_results.json /tmp/first.json            # the committed run
+    rm -rf cache/benchmark/full && .venv/bin/python train/benchmark.py   # a second run from scratch
+    .venv/bin/python train/compare_benchmarks.py /tmp/first.json docs/benchmark_results.json \
+        --out docs/benchmark_reproducibility.md
+
+Prints (and with --out writes) the mean DSC of every method on every contrast in both runs, the verdict
+per number (rules in train/baselines/summary.py) and every number outside noise. Exit status 0 when all
+agree, 1 when some do not, 2 for unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# train/train.py would shadow the `train` package when this file runs as a script: import from the root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "train"]
+sys.path.insert(0, str(ROOT))
+
+from train.baselines.summary import compare, comparison_page, load_summary  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("first", type=Path, help="benchmark_results.json of the first run")
+    p.add_argument("second", type=Path, help="benchmark_results.json of the second run")
+    p.add_argument("--out", type=Path, help="also write the comparison as a Markdown page")
+    args = p.parse_args(argv)
+    try:
+        first, second = load_summary(args.first), load_summary(args.second)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    shared = sorted(set(first["runs"]) & set(second["runs"]))
+    if shared:
+        print(f"error: both summaries hold results of run {', '.join(shared)}: the second run reused cached "
+              "results; delete its cache (cache/benchmark/full) and run benchmark.py again", file=sys.stderr)
+        return 2
+    checks, missing = compare(first, second)
+    page = comparison_page(first, second, checks, missing)
+    print(page)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page)
+    return 0 if checks and all(c.ok for c in checks) and not missing else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
