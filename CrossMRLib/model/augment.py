@@ -14,8 +14,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.transforms import (RandAdjustContrast, RandBiasField, RandGaussianNoise, RandGaussianSmooth,
-                              RandGibbsNoise, RandHistogramShift, RandIntensityRemap, RandRicianNoise,
+from monai.transforms import (IntensityRemap, RandAdjustContrast, RandBiasField, RandGaussianNoise,
+                              RandGaussianSmooth, RandGibbsNoise, RandHistogramShift, RandIntensityRemap, RandRicianNoise,
                               RandSimulateLowResolution)
 
 
@@ -26,6 +26,27 @@ def _rescale(image: np.ndarray) -> np.ndarray:
     return np.clip((image - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+class SeededIntensityRemap(RandIntensityRemap):
+    """MONAI's RandIntensityRemap, drawing its noise from its own seeded stream.
+
+    MONAI's version hands each call to a new `IntensityRemap`, whose random stream is the unseeded one shared
+    by every MONAI transform in the process, so the same seed gave a different augmentation each run.
+    """
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        self.randomize(None)
+        img = torch.as_tensor(img)
+        if not self._do_transform:
+            return img
+        channels = list(img) if self.channel_wise else [img]
+        out = []
+        for channel in channels:
+            remap = IntensityRemap(self.kernel_size, self.R.choice([-self.slope, self.slope]))
+            remap.set_random_state(state=self.R)
+            out.append(remap(channel))
+        return torch.stack(out) if self.channel_wise else out[0]
+
+
 class PairAugmenter:
     """Seeded paired augmentation; call `target_intensity`, `reference_intensity`, then `geometry`."""
 
@@ -34,7 +55,7 @@ class PairAugmenter:
         self.strength = strength
         self.transforms = {
             "histogram": RandHistogramShift(num_control_points=(4, 10), prob=1.0),
-            "remap": RandIntensityRemap(prob=1.0, kernel_size=30, slope=0.7),
+            "remap": SeededIntensityRemap(prob=1.0, kernel_size=30, slope=0.7),
             "gamma": RandAdjustContrast(prob=1.0, gamma=(0.4, 2.5)),
             "bias": RandBiasField(prob=1.0, coeff_range=(0.1, 0.5)),
             "gibbs": RandGibbsNoise(prob=1.0, alpha=(0.1, 0.6)),

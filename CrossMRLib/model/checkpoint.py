@@ -11,6 +11,12 @@ from pathlib import Path
 import torch
 
 
+def _transform_states(sampler) -> dict:
+    """The numpy streams of the augmenter's MONAI transforms (each has its own), so a resume continues them."""
+    transforms = getattr(sampler.augment, "transforms", {})
+    return {name: t.R.get_state() for name, t in transforms.items()}
+
+
 def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float, sampler, history: list,
                     extra: dict | None = None) -> None:
     """Write atomically; `sampler` must have `.rng` and `.augment.rng` numpy generators."""
@@ -18,7 +24,7 @@ def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float, sam
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "elapsed": elapsed, "history": history, **(extra or {}),
                 "sampler_rng": sampler.rng.bit_generator.state, "aug_rng": sampler.augment.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state()}, tmp)
+                "monai_rng": _transform_states(sampler), "torch_rng": torch.get_rng_state()}, tmp)
     tmp.replace(path)
 
 
@@ -31,4 +37,6 @@ def load_checkpoint(path: Path, model, optimizer, sampler, restore_streams: bool
         sampler.rng.bit_generator.state = state["sampler_rng"]
         sampler.augment.rng.bit_generator.state = state["aug_rng"]
         torch.set_rng_state(state["torch_rng"])
+        for name, transform_state in state.get("monai_rng", {}).items():
+            sampler.augment.transforms[name].R.set_state(transform_state)
     return state["step"], state["elapsed"], state["history"]

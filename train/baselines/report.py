@@ -39,8 +39,8 @@ def fairness_rules(budget: str | None = None) -> str:
         "baselines need no training.",
         "4. **Same training budget.** Both nnUNets train on the reference contrast only (CHAOS T2-SPIR, "
         "generated T1w), on CrossMR's training volumes with CrossMR's augmentation, "
-        + (f"for {budget} of CPU wall time" if budget else "for as long (CPU wall time) as CrossMR's shipped "
-           "training ran") + ", on the same kind of machine.",
+        + (f"for {budget}" if budget else "for the same training budget") + " (the minutes each training "
+        "took are listed under Setup).",
         "5. **Same measurement.** One run, one machine, the same torch thread count for all. Seconds per "
         "study = wall time of `segment_study` for all series of the study (networks loaded beforehand; load "
         "time listed apart). Memory = resident set size of the process running the method: its peak while "
@@ -190,7 +190,7 @@ def write_report(data: dict[str, list[MethodResult]], out_dir: Path, meta: dict)
     if meta.get("smoke"):
         lines += ["> **Smoke run** (one study, a few slices, tiny U-Net budget): checks that the script works; "
                   "these numbers mean nothing.", ""]
-    budget = meta.get("unet_minutes_text")
+    budget = meta.get("unet_budget_text")
     lines += [f"Produced by: `{meta['command']}`", "", fairness_rules(budget)]
     lines += ["## Setup", ""] + [f"- {line}" for line in meta.get("setup", [])] + [""]
     lines += ["## Hardware", ""] + [f"- {k}: {v}" for k, v in meta.get("hardware", {}).items()] + [""]

@@ -42,8 +42,8 @@ class UNetConfig:
     batch: int = 8
     lr: float = 1e-2  # SGD, momentum 0.99 (Nesterov), poly decay, as nnU-Net
     weight_decay: float = 3e-5
-    minutes: float = 90.0
-    max_steps: int | None = None
+    max_steps: int | None = 1100  # the step budget: same steps, same network, run after run
+    minutes: float | None = None  # a wall-clock budget instead (not reproducible: steps depend on load)
     seed: int = 0
 
     @property

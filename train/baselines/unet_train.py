@@ -1,12 +1,16 @@
-"""Training of the benchmark U-Nets: reference-contrast slices only, CrossMR's augmentation, a CPU-time budget.
+"""Training of the benchmark U-Nets: reference-contrast slices only, CrossMR's augmentation, a step budget.
 
 nnU-Net's recipe where it applies on CPU: Dice + cross-entropy on every deep-supervision output
 (weights 1/2^i, normalised), SGD with Nesterov momentum 0.99, poly learning-rate decay (exponent 0.9)
-over the budget, gradient-norm clipping at 12. Slices are drawn from the organs' slice range (+-3
-slices). Augmentation is CrossMR's (`CrossMRLib.model.augment.PairAugmenter`), so both see the same
-budget: with probability 0.5 the target-side contrast changes, else the light reference-side ones;
-the shared affine (p 0.7) and the small extra affine (p 0.7), without left-right flips (they would
-swap the kidneys for a network that sees no scribbles). Resumable: `last.pt` every few minutes.
+over the budget, gradient-norm clipping at 12. The budget is a number of steps, so a second training
+with the same settings and thread count gives the same weights bit for bit (learning rate, sampled
+slices and augmentation depend on the step only; a resumed training continues the same streams).
+A wall-clock budget (`minutes`, no `max_steps`) is available but gives a different network each time.
+Slices are drawn from the organs' slice range (+-3 slices). Augmentation is CrossMR's
+(`CrossMRLib.model.augment.PairAugmenter`), so both see the same augmentation: with probability 0.5 the
+target-side contrast changes, else the light reference-side ones; the shared affine (p 0.7) and the
+small extra affine (p 0.7), without left-right flips (they would swap the kidneys for a network that
+sees no scribbles). Resumable: `last.pt` every few minutes.
 """
 
 from __future__ import annotations
@@ -101,17 +105,18 @@ def supervision_weights(heads: int) -> torch.Tensor:
 
 
 def _progress(config: UNetConfig, step: int, elapsed: float) -> float:
-    parts = []
-    if config.minutes:
-        parts.append(elapsed / (config.minutes * 60.0))
+    """Fraction of the budget used: by steps when there is a step budget (reproducible), else by time."""
     if config.max_steps:
-        parts.append(step / config.max_steps)
-    return max(parts)
+        return step / config.max_steps
+    return elapsed / (config.minutes * 60.0)
 
 
 def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
-               log: Callable[[str], None] = print, progress: Callable[[float], None] | None = None) -> Path:
-    """Train (or resume, or reuse) the U-Net of `config`; returns the path of its weights (`unet.pt`)."""
+               log: Callable[[str], None] = print, progress: Callable[[float], None] | None = None,
+               checkpoint_minutes: float = CHECKPOINT_MINUTES) -> Path:
+    """Train (or resume, or reuse) the U-Net of `config`; returns the path of its weights (`unet.pt`).
+
+    `last.pt` is written after a step once `checkpoint_minutes` have passed since the previous one."""
     if not config.minutes and not config.max_steps:
         raise ValueError("a U-Net needs a time (minutes) or step budget")
     out = Path(out_dir)
@@ -148,11 +153,11 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
         if step % 10 == 0:
             history.append({"step": step, "loss": float(np.mean(window))})
             window = []
-        if progress is not None:
-            progress(min(_progress(config, step, time.time() - start), 1.0))
-        if time.time() - last_ckpt > CHECKPOINT_MINUTES * 60:
+        if time.time() - last_ckpt >= checkpoint_minutes * 60:
             save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history)
             last_ckpt = time.time()
+        if progress is not None:
+            progress(min(_progress(config, step, time.time() - start), 1.0))
     elapsed = time.time() - start
     meta = {"steps": step, "minutes": round(elapsed / 60, 2), "volumes": [v.name for v in volumes],
             "history": history, "config": asdict(config)}
