@@ -18,13 +18,14 @@ def record(study: str, dice: dict[int, float], seconds: float = 2.0, run: str = 
             "scores": {"t2w": {str(o): {"dice": d, "nsd": d} for o, d in dice.items()}}}
 
 
-def results(shift: float = 0.0, slow: float = 1.0, run: str = "r1") -> dict[str, list[MethodResult]]:
+def results(shift: float = 0.0, slow: float = 1.0, run: str = "r1", rss: float = 1300.0,
+            private: float = 1000.0) -> dict[str, list[MethodResult]]:
     """Two methods on three studies; liver 0.90/0.92/0.94 and spleen 0.80/0.85/0.90 (+ `shift`)."""
     crossmr = [record(s, {1: 0.90 + 0.02 * i + shift, 4: 0.80 + 0.05 * i + shift}, 2.0 * slow, run)
                for i, s in enumerate(("a", "b", "c"))]
     unet = [record(s, {1: 0.7, 4: 0.6}, 1.0, run) for s in ("a", "b", "c")]
-    return {"phantom": [MethodResult("crossmr", "CrossMR", crossmr, {"peak_mb": 1000.0}),
-                        MethodResult("nnunet", "nnUNet", unet, {"peak_mb": 900.0})]}
+    return {"phantom": [MethodResult("crossmr", "CrossMR", crossmr, {"peak_mb": rss, "private_peak_mb": private}),
+                        MethodResult("nnunet", "nnUNet", unet, {"peak_mb": 1200.0, "private_peak_mb": 900.0})]}
 
 
 def test_summary_holds_the_page_numbers_with_counts(tmp_path):
@@ -33,7 +34,8 @@ def test_summary_holds_the_page_numbers_with_counts(tmp_path):
     crossmr = summary["datasets"]["phantom"]["crossmr"]
     assert crossmr["scores"]["t2w"]["1"]["dice"] == pytest.approx({"mean": 0.92, "sd": 0.02, "n": 3})
     assert crossmr["scores"]["t2w"]["mean"]["dice"]["mean"] == pytest.approx((0.92 + 0.85) / 2)
-    assert crossmr["seconds"]["mean"] == pytest.approx(2.0) and crossmr["peak_mb"] == 1000.0
+    assert crossmr["seconds"]["mean"] == pytest.approx(2.0)
+    assert crossmr["peak_mb"] == 1000.0 and crossmr["peak_rss_mb"] == 1300.0  # private memory is the one checked
     assert summary["runs"] == ["r1"] and summary["command"] == "python train/benchmark.py"
 
 
@@ -49,6 +51,11 @@ def test_identical_runs_agree_and_a_real_change_is_flagged():
     assert large[("nnunet", "t2w 1 DSC")]
     slow = {(c.method, c.what): c.ok for c in compare(first, summarise(results(slow=2.0), "cmd"))[0]}
     assert not slow[("crossmr", "seconds / study")] and slow[("nnunet", "seconds / study")]
+    # shared-library pages (RSS) vary with the page cache and are not checked; private memory is
+    page_cache = compare(first, summarise(results(rss=1050.0), "cmd"))[0]
+    assert all(c.ok for c in page_cache)
+    grown = {(c.method, c.what): c.ok for c in compare(first, summarise(results(private=1300.0), "cmd"))[0]}
+    assert not grown[("crossmr", "peak private MB")] and grown[("nnunet", "peak private MB")]
 
 
 def test_a_method_missing_from_one_run_is_reported():

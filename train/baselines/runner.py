@@ -2,18 +2,15 @@
 
 Every method goes through `CrossMRLib.pipeline.segment_study` with the case's reference, scribbles and
 targets. Networks are loaded once before the studies (load time recorded apart); a study's time is the
-wall time of `segment_study` for all its series. Memory (resident set size, MB): `start_mb` before the
-method is loaded (after freeing what earlier work left), `loaded_mb` after loading, `peak_mb` the
-kernel's high-water mark (VmHWM, reset after loading through Linux /proc/self/clear_refs) while it
-segments; so peak - loaded is the working memory of segmenting, loaded - start that of loading.
+wall time of `segment_study` for all its series. Memory (MB, see `memory.py`), each as resident set size
+and as its private part (`private_*`): `start` before the method is loaded (after freeing what earlier
+work left), `loaded` after loading, `peak` while it segments (RSS: the kernel's high-water mark, reset
+after loading; private: polled); so peak - loaded is the working memory of segmenting.
 """
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,6 +22,7 @@ from CrossMRLib.pipeline import segment_study
 
 from .cases import Case
 from .growcut import GrowCutReferenceMethod, GrowCutTargetMethod
+from .memory import PrivatePeak, current_mb, peak_mb, private_mb, release_memory, reset_peak
 from .watershed import WatershedMethod
 
 METHODS = ("crossmr", "growcut-reference", "growcut-target", "watershed", "nnunet", "nnunet-scribble")
@@ -39,44 +37,6 @@ ROW_NAMES = {
 SEEDED = {"growcut-reference": GrowCutReferenceMethod, "growcut-target": GrowCutTargetMethod,
           "watershed": WatershedMethod}  # the methods that get background strokes
 BASELINE_VERSION = "1"  # bump when a classical baseline changes, so cached results are recomputed
-
-
-def _status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return float(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
-
-def release_memory() -> None:
-    """Free what Python and the C allocator hold, so the next method starts from a clean slate."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (False where that is not possible)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def current_mb() -> float:
-    value = _status_mb("VmRSS")
-    return value if value is not None else 0.0
-
-
-def peak_mb() -> float:
-    value = _status_mb("VmHWM")
-    return value if value is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def method_identity(name: str, crossmr_sha: str | None, unet_keys: dict[str, str]) -> str:
@@ -145,19 +105,21 @@ def run_method(dataset: str, method: str, identity: str, studies: list[str], loa
         return
     cases = [load_case(s) for s in todo]
     release_memory()
-    start = current_mb()
+    start, start_private = current_mb(), private_mb()
     loaded = loader()
     release_memory()
-    loaded_mb = current_mb()
+    loaded_mb, loaded_private = current_mb(), private_mb()
     exact = reset_peak()
-    for case in cases:
-        record = run_case(loaded, case)
-        record.update(run=run_id, study=case.study, method=method, dataset=dataset)
-        _write_json(result_path(results, dataset, method, identity, case.study), record)
-        if on_case is not None:
-            on_case(case.study)
+    with PrivatePeak() as private_peak:
+        for case in cases:
+            record = run_case(loaded, case)
+            record.update(run=run_id, study=case.study, method=method, dataset=dataset)
+            _write_json(result_path(results, dataset, method, identity, case.study), record)
+            if on_case is not None:
+                on_case(case.study)
     memory = {"start_mb": round(start, 1), "loaded_mb": round(loaded_mb, 1), "peak_mb": round(peak_mb(), 1),
-              "reset": exact,
+              "reset": exact, "private_start_mb": round(start_private, 1),
+              "private_loaded_mb": round(loaded_private, 1), "private_peak_mb": private_peak.mb,
               "load_s": round(loaded.load_s, 3), "run": run_id, "studies": len(cases)}
     _write_json(result_path(results, dataset, method, identity, "_memory"), memory)
 
