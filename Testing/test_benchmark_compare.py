@@ -93,3 +93,12 @@ def test_cli_bad_input_is_one_line(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
     other = run_cli(str(tmp_path / "other.json"), str(tmp_path / "other.json"))
     assert other.returncode == 2 and "not a benchmark summary" in other.stderr
+
+
+def test_a_summary_from_an_older_benchmark_is_refused_with_the_reason(tmp_path):
+    path = write_summary(results(), tmp_path, "cmd")
+    old = json.loads(path.read_text())
+    old["version"] = 1  # peak memory was resident set size then: not comparable with private memory
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="older benchmark.py .*compare two runs of the same"):
+        load_summary(path)

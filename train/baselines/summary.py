@@ -77,6 +77,9 @@ def load_summary(path: Path) -> dict:
         summary = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not JSON ({exc.__class__.__name__}); give the {SUMMARY_NAME} of a run") from exc
+    if isinstance(summary, dict) and isinstance(summary.get("version"), int) and summary["version"] < SUMMARY_VERSION:
+        raise ValueError(f"{path}: written by an older benchmark.py (summary version {summary['version']}, "
+                         f"this one reads {SUMMARY_VERSION}); compare two runs of the same benchmark.py")
     if not isinstance(summary, dict) or summary.get("version") != SUMMARY_VERSION or "datasets" not in summary:
         raise ValueError(f"{path}: not a benchmark summary of version {SUMMARY_VERSION}; "
                          f"give the {SUMMARY_NAME} that benchmark.py wrote")
