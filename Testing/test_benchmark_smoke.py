@@ -24,7 +24,7 @@ def crossmr_weights() -> Path:
 
 
 def run_smoke(tmp_path: Path) -> str:
-    command = [sys.executable, str(ROOT / "train" / "benchmark.py"), "--smoke", "--threads", "1",
+    command = [sys.executable, str(ROOT / "train" / "benchmark.py"), "--smoke", "--threads", "1", "--train-jobs", "2",
                "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "report")]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -89,6 +89,7 @@ def test_smoke_benchmark_reports_every_method_and_resumes(tmp_path):
             seconds, peak_mb = float(cells[1].split("±")[0]), float(cells[3])
             assert seconds > 0 and peak_mb > 100, (method, cells)
     assert "Fairness rules" in page and "python train/benchmark.py --smoke" in page
+    assert page.count("trained 2 at a time with 1 torch thread(s) each") == 2  # both U-Nets, in parallel
     assert (tmp_path / "report" / "benchmark.png").stat().st_size > 10_000
     summary = load_summary(tmp_path / "report" / SUMMARY_NAME)  # the page's numbers, for a second run's check
     assert sorted(r["row"] for ms in summary["datasets"].values() for r in ms.values()) == \

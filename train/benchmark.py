@@ -9,6 +9,10 @@ as docs/benchmark_results.json (train/compare_benchmarks.py checks a second run 
     .venv/bin/python train/benchmark.py            # full run (trains both U-Nets first; hours on 2 cores)
     .venv/bin/python train/benchmark.py --smoke    # one study, a few slices, tiny U-Nets: < 90 s
 
+The two U-Nets train at the same time, each in its own process with one torch thread (on 2 cores that
+gave 1.46x the throughput of training them one after the other with 2 threads: 6.7 s per step of each
+vs 4.9 s per step, batch 8 at 256 x 256); `--train-jobs 1` trains them in turn.
+
 Resumable: cases, U-Net weights and per-study results are cached under cache/benchmark/; run the same
 command again to continue. The page is rebuilt from the cache at the end of every run.
 """
@@ -68,15 +72,33 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="train the U-Nets for this many minutes instead of --unet-steps (not reproducible)")
     p.add_argument("--unet-phantoms", type=int, default=None,
                    help="generated training studies for the U-Nets (default: as many as CrossMR used)")
+    p.add_argument("--train-jobs", type=int, default=None,
+                   help="U-Nets trained at once, each in its own process with threads/jobs torch threads "
+                        "(default: 2 on 2+ cores, 1 with --smoke); a number of steps gives the same network "
+                        "for the same jobs setting")
     p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
                    help="run each method in its own process (default: yes, except --smoke)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--train-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.cache = args.cache or ROOT / "cache" / "benchmark" / ("smoke" if args.smoke else "full")
     args.out = args.out or (args.cache / "report" if args.smoke else ROOT / "docs")
     args.isolate = (not args.smoke) if args.isolate is None else args.isolate
+    if args.train_jobs is None:
+        args.train_jobs = 1 if args.smoke or usable_cores() < 2 else 2
+    if args.train_jobs < 1 or args.threads < 1:
+        p.error("--train-jobs and --threads must be at least 1")
     return args
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def training_threads(args: argparse.Namespace) -> int:
+    """Torch threads of each U-Net training: the run's threads shared among the trainings running at once."""
+    return max(1, args.threads // args.train_jobs)
 
 
 def chaos_available(root: Path) -> bool:
@@ -208,27 +230,44 @@ def hardware(threads: int) -> dict:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                 if line.startswith("MemTotal")), None) if Path("/proc/meminfo").exists() else None
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     return {"CPU": cpu or "unknown", "cores usable": usable, "torch threads": threads,
             "RAM": f"{int(mem) / 1024 ** 2:.1f} GiB" if mem else "unknown", "OS": platform.platform(),
             "software": f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
             "GPU": "none used"}
 
 
-def train_unets(args, p: dict) -> dict:
+def train_one_unet(args, p: dict, method: str, position: int = 0) -> None:
+    """Train (or resume) one U-Net of the plan in this process, with the training thread count."""
     from train.baselines.unet_train import train_unet
 
-    metas = {}
-    for method, config in p["unets"].items():
-        path = unet_weights(args, p, method)
-        if not path.exists():
-            volumes = unet_volumes(args, config, p["unet_data"])
-            with tqdm(total=1000, desc=f"training {config.row_name}", unit="‰", leave=False) as bar:
-                def progress(f: float) -> None:
-                    bar.update(int(f * 1000) - bar.n)
-                train_unet(config, volumes, path.parent, log=tqdm.write, progress=progress)
-        metas[method] = json.loads((path.parent / "meta.json").read_text())
-    return metas
+    torch.set_num_threads(training_threads(args))
+    config, path = p["unets"][method], unet_weights(args, p, method)
+    volumes = unet_volumes(args, config, p["unet_data"])
+    with tqdm(total=1000, desc=f"training {config.row_name}", unit="‰", leave=False, position=position) as bar:
+        def progress(f: float) -> None:
+            bar.update(int(f * 1000) - bar.n)
+        train_unet(config, volumes, path.parent, log=tqdm.write, progress=progress,
+                   meta_extra={"torch_threads": training_threads(args), "jobs": args.train_jobs})
+
+
+def train_unets(args, p: dict, argv: list[str]) -> dict:
+    """Train the U-Nets that are not cached yet, `--train-jobs` at a time, each in its own process."""
+    todo = [m for m in p["unets"] if not unet_weights(args, p, m).exists()]
+    if args.train_jobs == 1 or len(todo) < 2:
+        for method in todo:
+            train_one_unet(args, p, method)
+    else:
+        for first in range(0, len(todo), args.train_jobs):
+            group = todo[first:first + args.train_jobs]
+            jobs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv, "--train-worker",
+                                      f"{method}:{i}"]) for i, method in enumerate(group)]
+            codes = [job.wait() for job in jobs]
+            failed = [m for m, code in zip(group, codes) if code != 0]
+            if failed:
+                raise SystemExit(f"error: training {', '.join(failed)} failed (see its output above); "
+                                 "run the same command again to resume")
+    return {m: json.loads((unet_weights(args, p, m).parent / "meta.json").read_text()) for m in p["unets"]}
 
 
 def run_all(args, p: dict, argv: list[str], run_id: str) -> None:
@@ -263,7 +302,7 @@ def setup_lines(args, p: dict, unet_meta: dict) -> list[str]:
         c = meta["config"]
         lines.append(f"{runner.ROW_NAMES[method]}: DynUNet patch {c['patch']}, features {c['base_filters']}.."
                      f"{c['max_filters']}, batch {c['batch']}, {meta['steps']} steps in {meta['minutes']} min "
-                     f"(budget {budget_text(UNetConfig(**c))}), {len(meta['volumes'])} training volumes.")
+                     f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(meta['volumes'])} training volumes.")
     data = p["unet_data"]
     phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
     lines.append(f"nnUNet training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
@@ -276,6 +315,13 @@ def setup_lines(args, p: dict, unet_meta: dict) -> list[str]:
     if args.smoke:
         lines.append(f"Smoke: {SMOKE_SLICES} slices per study, U-Nets {SMOKE_UNET}.")
     return lines
+
+
+def training_text(meta: dict) -> str:
+    """How a U-Net was trained: how many trainings ran at once, with how many torch threads each."""
+    if "torch_threads" not in meta:
+        return ""
+    return f", trained {meta['jobs']} at a time with {meta['torch_threads']} torch thread(s) each"
 
 
 def budget_text(config: UNetConfig) -> str:
@@ -309,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if args.worker:
         return worker(args)
+    if args.train_worker:
+        method, position = args.train_worker.split(":")
+        train_one_unet(args, plan(args), method, int(position))
+        return 0
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
     p = plan(args)
     if not p["datasets"]:
@@ -316,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in p["datasets"]:
         for study in tqdm(p["studies"][dataset], desc=f"cases {dataset}", leave=False):
             cases_mod.get_case(dataset, study, p["cases"], args.chaos, p["smoke_slices"])
-    unet_meta = train_unets(args, p)
+    unet_meta = train_unets(args, p, argv)
     run_all(args, p, argv, run_id)
     data = {}
     for dataset in p["datasets"]:

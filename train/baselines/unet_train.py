@@ -113,10 +113,11 @@ def _progress(config: UNetConfig, step: int, elapsed: float) -> float:
 
 def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
                log: Callable[[str], None] = print, progress: Callable[[float], None] | None = None,
-               checkpoint_minutes: float = CHECKPOINT_MINUTES) -> Path:
+               checkpoint_minutes: float = CHECKPOINT_MINUTES, meta_extra: dict | None = None) -> Path:
     """Train (or resume, or reuse) the U-Net of `config`; returns the path of its weights (`unet.pt`).
 
-    `last.pt` is written after a step once `checkpoint_minutes` have passed since the previous one."""
+    `last.pt` is written after a step once `checkpoint_minutes` have passed since the previous one;
+    `meta_extra` is stored with the weights' metadata (e.g. how the training was run)."""
     if not config.minutes and not config.max_steps:
         raise ValueError("a U-Net needs a time (minutes) or step budget")
     out = Path(out_dir)
@@ -160,7 +161,7 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
             progress(min(_progress(config, step, time.time() - start), 1.0))
     elapsed = time.time() - start
     meta = {"steps": step, "minutes": round(elapsed / 60, 2), "volumes": [v.name for v in volumes],
-            "history": history, "config": asdict(config)}
+            "history": history, "config": asdict(config), **(meta_extra or {})}
     save_unet(model, config, weights, meta)
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     ckpt.unlink(missing_ok=True)
