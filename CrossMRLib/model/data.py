@@ -7,6 +7,7 @@ segments the whole volume), possibly beyond an organ's extent so the model learn
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def phantom_volume(seed: int, size: int = 128, cache_dir: Path | None = None) ->
         arrays |= {f"lab_{c}": vol.labels[c] for c in contrasts} | {f"pos_{c}": vol.positions[c] for c in contrasts}
         arrays |= {f"ijk_{c}": vol.geometry[c][0] for c in contrasts}
         arrays |= {f"shape_{c}": np.array(vol.geometry[c][1]) for c in contrasts}
-        np.savez_compressed(path, spacing=np.array(vol.spacing), **arrays)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # concurrent writers never collide
+        np.savez_compressed(partial, spacing=np.array(vol.spacing), **arrays)
+        os.replace(partial, path)
     vol.images = {c: v.astype(np.float16).astype(np.float32) for c, v in vol.images.items()}
     return vol
 
