@@ -1,9 +1,8 @@
 """Check that a second benchmark run reproduces the first within noise.
 
-    cp docs/benchmark_results.json /tmp/first.json            # the committed run
-    rm -rf cache/benchmark/full && .venv/bin/python train/benchmark.py   # a second run from scratch
-    .venv/bin/python train/compare_benchmarks.py /tmp/first.json docs/benchmark_results.json \
-        --out docs/benchmark_reproducibility.md
+    .venv/bin/python train/benchmark.py --cache cache/benchmark_run2 --out docs/benchmark_rerun  # empty cache
+    .venv/bin/python train/compare_benchmarks.py docs/benchmark_results.json \
+        docs/benchmark_rerun/benchmark_results.json --out docs/benchmark_reproducibility.md
 
 Prints (and with --out writes) the mean DSC of every method on every contrast in both runs, the verdict
 per number (rules in train/baselines/summary.py) and every number outside noise. Exit status 0 when all
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     shared = sorted(set(first["runs"]) & set(second["runs"]))
     if shared:
         print(f"error: both summaries hold results of run {', '.join(shared)}: the second run reused cached "
-              "results; delete its cache (cache/benchmark/full) and run benchmark.py again", file=sys.stderr)
+              "results; run benchmark.py again with an empty --cache folder", file=sys.stderr)
         return 2
     checks, missing = compare(first, second)
     page = comparison_page(first, second, checks, missing)
