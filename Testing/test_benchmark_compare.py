@@ -65,6 +65,20 @@ def test_a_method_missing_from_one_run_is_reported():
     assert missing == ["phantom: nnUNet is only in the first run"]
 
 
+def test_memory_measured_on_part_of_a_resumed_run_is_not_compared():
+    first = summarise(results(), "cmd")
+    resumed = results(run="r2", private=700.0)
+    resumed["phantom"][0].memory["studies"] = 1  # the run was stopped and resumed with 1 of 3 studies left
+    checks, missing = compare(first, summarise(resumed, "cmd"))
+    assert ("crossmr", "peak private MB") not in {(c.method, c.what) for c in checks}
+    assert len(missing) == 1 and missing[0].startswith("phantom: CrossMR peak private MB not compared: the second "
+                                                       "run measured it over 1 of 3 studies")
+    whole = results(run="r2")
+    whole["phantom"][0].memory["studies"] = 3
+    checks, missing = compare(first, summarise(whole, "cmd"))
+    assert ("crossmr", "peak private MB") in {(c.method, c.what) for c in checks} and not missing
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "train" / "compare_benchmarks.py"), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -55,7 +55,8 @@ def summarise(data: dict[str, list[MethodResult]], command: str) -> dict:
                     scores[contrast] = organs
             methods[r.method] = {"row": r.row, "scores": scores,
                                  "seconds": _stats([float(x["seconds"]) for x in r.records]),
-                                 "peak_mb": r.memory.get("private_peak_mb"), "peak_rss_mb": r.memory.get("peak_mb")}
+                                 "peak_mb": r.memory.get("private_peak_mb"), "peak_rss_mb": r.memory.get("peak_mb"),
+                                 "peak_studies": r.memory.get("studies")}
         if methods:
             datasets[dataset] = methods
     return {"version": SUMMARY_VERSION, "command": command, "runs": sorted(runs), "datasets": datasets}
@@ -110,6 +111,16 @@ def _ratio_check(dataset: str, method: str, what: str, a: float, b: float, ratio
     return Check(dataset, method, what, a, b, f"x{ratio:g}", ok)
 
 
+def _partial_memory(summary: dict, which: str) -> str:
+    """Why a run's peak memory does not stand for the whole data set ('' when it does): a run resumed in the
+    middle of a method measured only the studies that were left."""
+    measured, studies = summary.get("peak_studies"), summary["seconds"]["n"]
+    if measured is None or measured >= studies:
+        return ""
+    return (f"the {which} run measured it over {measured} of {studies} studies (resumed mid-method); delete that "
+            "method's folder under <cache>/results/<data set>/ and run benchmark.py again to re-measure")
+
+
 def compare(first: dict, second: dict) -> tuple[list[Check], list[str]]:
     """Every number both runs have, checked; plus what only one of them has (a one-line note each)."""
     checks, missing = [], []
@@ -130,7 +141,10 @@ def compare(first: dict, second: dict) -> tuple[list[Check], list[str]]:
                             checks.append(_score_check(dataset, method, what, stats, other))
             checks.append(_ratio_check(dataset, method, "seconds / study", a["seconds"]["mean"],
                                        b["seconds"]["mean"], TIME_RATIO))
-            if a.get("peak_mb") and b.get("peak_mb"):
+            partial = _partial_memory(a, "first") or _partial_memory(b, "second")
+            if partial:
+                missing.append(f"{dataset}: {a['row']} peak private MB not compared: {partial}")
+            elif a.get("peak_mb") and b.get("peak_mb"):
                 checks.append(_ratio_check(dataset, method, "peak private MB", a["peak_mb"], b["peak_mb"],
                                             MEMORY_RATIO))
     for dataset, methods in second["datasets"].items():
@@ -160,5 +174,5 @@ def comparison_page(first: dict, second: dict, checks: list[Check], missing: lis
     lines += [f"- {c.dataset}: {rows[c.method]} {c.what}: {c.first:.3f} -> {c.second:.3f} "
               f"(tolerance {c.tolerance})" for c in bad] or ["None."]
     if missing:
-        lines += ["", "## In one run only", ""] + [f"- {m}" for m in missing]
+        lines += ["", "## Not compared", ""] + [f"- {m}" for m in missing]
     return "\n".join(lines) + "\n"
