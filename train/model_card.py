@@ -20,8 +20,8 @@ from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
 CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
-SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 78 "
-                   "--phantoms 24 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt")
+SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7200 "
+                   "--phantoms 24 --lr 6e-4 --out runs/steps7200 --export runs/steps7200/crossmr_model.pt")
 
 
 def metric_rows(report: dict) -> list[str]:
@@ -76,10 +76,15 @@ def main() -> int:
   0.5-99.5 percentile clipping to [0, 1]; masks predicted at stride 2 and resized to the series grid.
 
 ## Training
-- Command (from scratch, seeded; run again to resume from `<out>/last.pt`):
+- Command (from scratch, seeded; run again to resume from `<out>/last.pt`), then copy `crossmr_model.pt` and its
+  `.sha256` from the run folder into `Resources/Models/`:
   `{args.command}`
   (recorded in the weights as `{meta.get('command', '')}` per process). Generated training studies are cached
   under `cache/` on first use (about 10 s each).
+- Reproducible: the budget is a number of steps (not minutes), so the same command run from scratch without
+  interruption trains bit-identical tensors (checked by `Testing/test_model_training.py`); the file's sha256
+  also depends on the wall-clock minutes recorded in its metadata. A run stopped and resumed continues the
+  schedule but not rank 1's random streams, so its weights differ slightly.
 - Steps: {meta.get('steps', '?')}, wall clock {meta.get('minutes', '?')} min on 2 shared CPU cores (see limitations).
 - Data: CHAOS MR T2-SPIR training subjects {', '.join(meta.get('chaos_train_subjects', TRAIN_SUBJECTS))} (labels of all
   four organs); generated five-contrast studies, seeds {meta.get('phantom_seeds', [])} (T1w, T2w, DWI b800,

@@ -1,8 +1,9 @@
 """Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo).
 
-Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each:
-    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --minutes 75 \
-        --phantoms 13 --lr 6e-4 --out runs/shipped --export Resources/Models/crossmr_model.pt
+Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each, a step budget so that
+the command reproduces the weights:
+    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7200 \
+        --phantoms 24 --lr 6e-4 --out runs/steps7200 --export runs/steps7200/crossmr_model.pt
 (one process: .venv/bin/python train/train.py --threads 2 ... ; on a busy machine one thread per process is
 far faster than two threads in one process.)
 Resumable: run the same command again and it continues from <out>/last.pt.
