@@ -64,17 +64,16 @@ def test_a_step_budgeted_run_gives_the_same_weights_again(tmp_path):
     """The shipped weights are trained for a step budget so that their command reproduces them bit for bit."""
     torch.set_num_threads(1)
     volumes = [blob_volume(1), blob_volume(2)]
-    states = []
-    for name in ("first", "second"):
+
+    def weights(name: str, seed: int = 0) -> dict:
         settings = TrainSettings(out_dir=tmp_path / name, steps=12, batch=4, lr=2e-3, warmup_steps=3, log_every=4,
-                                 model=TINY)
-        states.append(train(settings, volumes, log=lambda m: None)["model"].state_dict())
-    assert states[0].keys() == states[1].keys()
-    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
-    other = TrainSettings(out_dir=tmp_path / "other-seed", steps=12, batch=4, lr=2e-3, warmup_steps=3, log_every=4,
-                          model=TINY, seed=1)
-    changed = train(other, volumes, log=lambda m: None)["model"].state_dict()
-    assert not all(torch.equal(states[0][k], changed[k]) for k in changed)
+                                 model=TINY, seed=seed)
+        return train(settings, volumes, log=lambda m: None)["model"].state_dict()
+
+    first, second, changed = weights("first"), weights("second"), weights("other-seed", seed=1)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(first[k], changed[k]) for k in changed)
 
 
 def test_sampler_teaches_absence_just_past_an_organs_end():

@@ -82,9 +82,10 @@ def main() -> int:
   (recorded in the weights as `{meta.get('command', '')}` per process). Generated training studies are cached
   under `cache/` on first use (about 10 s each).
 - Reproducible: the budget is a number of steps (not minutes), so the same command run from scratch without
-  interruption trains bit-identical tensors (checked by `Testing/test_model_training.py`); the file's sha256
-  also depends on the wall-clock minutes recorded in its metadata. A run stopped and resumed continues the
-  schedule but not rank 1's random streams, so its weights differ slightly.
+  interruption trains bit-identical tensors (checked for one process by `Testing/test_model_training.py`;
+  not yet repeated at full size under torchrun); the file's sha256 also depends on the wall-clock minutes
+  recorded in its metadata. A run stopped and resumed continues the schedule but not every random stream,
+  so its weights differ slightly.
 - Steps: {meta.get('steps', '?')}, wall clock {meta.get('minutes', '?')} min on 2 shared CPU cores (see limitations).
 - Data: CHAOS MR T2-SPIR training subjects {', '.join(meta.get('chaos_train_subjects', TRAIN_SUBJECTS))} (labels of all
   four organs); generated five-contrast studies, seeds {meta.get('phantom_seeds', [])} (T1w, T2w, DWI b800,
