@@ -37,12 +37,15 @@ class StudyResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     reference_name: str = ""
+    passes: int | None = None  # model passes per slice (shifted copies averaged); None for other methods
 
 
 def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Series], method: str | Method = "auto",
                   weights: str | Path | None = None, threads: int | None = None,
-                  progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None) -> StudyResult:
-    """Segment the reference and every target from `scribbles` (uint8 (K, J, I) on the reference grid)."""
+                  progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None,
+                  fast: bool = False) -> StudyResult:
+    """Segment the reference and every target from `scribbles` (uint8 (K, J, I) on the reference grid);
+    `fast` runs the model once per slice instead of three times (see `CrossMRModelMethod`)."""
     start = time.perf_counter()
     with collect_warnings() as warnings:
         scribbles = np.asarray(scribbles)
@@ -55,7 +58,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
             if pairing.rule != "position":
                 log.warning("%s; pairing slices by relative order instead", pairing.reason)
             pairings[target.name] = pairing
-        segmenter = create_method(method, weights, threads) if isinstance(method, str) else method
+        segmenter = create_method(method, weights, threads, fast) if isinstance(method, str) else method
         timings = {"load_method_s": round(time.perf_counter() - start, 4)}
         all_series = [reference, *targets]
         labels: dict[str, np.ndarray] = {}
@@ -73,8 +76,10 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
         if progress is not None:
             progress(1.0, "done")
     timings["segment_total_s"] = round(time.perf_counter() - start, 4)
+    shifts = getattr(segmenter, "shifts", None)
     return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
-                       getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name)
+                       getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name,
+                       len(shifts) if shifts is not None else None)
 
 
 def _check_names(reference: Series, targets: Sequence[Series]) -> None:

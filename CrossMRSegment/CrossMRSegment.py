@@ -39,13 +39,14 @@ class CrossMRSegment(ScriptedLoadableModule):
 @parameterNodeWrapper
 class CrossMRSegmentParameterNode:
     """referenceVolume: series with the scribbles; scribbleSegmentation: the strokes; method, backgroundProcess,
-    threads: how the engine runs (threads 0 = all cores)."""
+    threads, fast: how the engine runs (threads 0 = all cores; fast = one model pass per slice)."""
 
     referenceVolume: vtkMRMLScalarVolumeNode
     scribbleSegmentation: vtkMRMLSegmentationNode
     method: Annotated[str, Choice(["auto", "region-growing"])] = "auto"
     backgroundProcess: bool = True
     threads: Annotated[int, WithinRange(0, 256)] = 0
+    fast: bool = False
 
 
 class CrossMRSegmentModuleLogic(ScriptedLoadableModuleLogic, CrossMRSegmentLogic):
@@ -226,6 +227,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 parameters = self._parameterNode
                 self.logic.method = parameters.method
                 self.logic.threads = parameters.threads or None
+                self.logic.fast = parameters.fast
                 targets = [self._resolveTarget(node) for node in self.checkedTargets()]
                 prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets)
         except Exception as error:
@@ -235,7 +237,8 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if parameters.backgroundProcess:
             from CrossMRSegmentLib.process import SegmentationProcess
 
-            self._process = SegmentationProcess(prepared, self.logic.method, self.logic.weights, self.logic.threads)
+            self._process = SegmentationProcess(prepared, self.logic.method, self.logic.weights, self.logic.threads,
+                                                fast=self.logic.fast)
             self._process.start(self.onProgress, lambda labels, error: self._finish(prepared, labels, error))
             return
         try:  # in Slicer's process: progress events keep the GUI alive and let Cancel through

@@ -137,3 +137,24 @@ def test_every_bad_input_exits_2_with_one_error_line_and_writes_nothing(study, c
         assert err[-1].startswith("error: ") and message in err[-1], (case, err)
         assert "Traceback" not in "\n".join(err), case
         assert not (folder / "out").exists(), case
+
+
+def test_fast_runs_the_model_once_per_slice_and_the_record_says_so(study, tmp_path):
+    import torch
+
+    from CrossMRLib.model.config import ModelConfig
+    from CrossMRLib.model.network import CrossMRNet
+    from CrossMRLib.model.weights import save_weights
+
+    folder, _ = study
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.pt"
+    save_weights(CrossMRNet(ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32,
+                                        num_queries=3, num_points=4)), weights)
+    passes = {}
+    for extra in ([], ["--fast"]):
+        out = folder / f"out{len(extra)}"
+        assert main(["segment", str(folder / "t1w.nii.gz"), str(folder / "scribbles.nii.gz"), str(folder / "t2w.nii.gz"),
+                     "-o", str(out), "--method", "model", "--weights", str(weights), "--threads", "1", *extra]) == 0
+        passes[bool(extra)] = json.loads((out / "crossmr_run.json").read_text())["model_passes"]
+    assert passes == {False: 3, True: 1}

@@ -130,6 +130,24 @@ def test_background_process_gives_the_same_labels_and_can_be_cancelled(study):
     assert env.snapshot() == before
 
 
+def test_fast_option_reaches_the_model_in_both_runners(study):
+    """Ticking "Fast" runs the model once per slice, in Slicer's process and in the background process alike."""
+    from CrossMRSegmentLib.process import SegmentationProcess
+
+    env, logic, volumes, _, scribbles = _scribbled_scene(study)
+    prepared = logic.prepare(volumes["t1w"], scribbles, [volumes["dwi"]])
+    logic.method, logic.fast = "auto", True
+    for fast in (True, False):
+        probe = SegmentationProcess(prepared, "auto", python=sys.executable, fast=fast)
+        assert ("--fast" in probe.command()) == fast
+        probe.cleanup()
+    labels = SegmentationProcess(prepared, "auto", python=sys.executable, fast=True).runBlocking()
+    direct = logic.compute(prepared)
+    assert all(np.array_equal(labels[k], direct[k]) for k in direct)
+    logic.fast = False
+    assert any(not np.array_equal(logic.compute(prepared)[k], direct[k]) for k in direct)
+
+
 # ----------------------------------------------------------------------------- helpers the GUI relies on
 def test_create_scribble_segmentation_is_ready_to_paint(study):
     env = SlicerScene()

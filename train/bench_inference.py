@@ -1,7 +1,9 @@
 """Inference benchmark: ms per slice pair at 256 x 256, a five-series study end to end, peak memory.
 
     .venv/bin/python train/bench_inference.py [--weights PATH] [--threads 1 2]
-Prints a table; numbers depend on the machine and on its load (run it on an idle machine).
+Prints a table for the default (three shifted passes per slice) and `--fast` (one pass) at each thread
+count, with the default's time as a ratio of the fast one measured in the same run; numbers depend on the
+machine and on its load (run it on an idle machine).
 """
 
 from __future__ import annotations
@@ -38,32 +40,37 @@ def scribbles(shape) -> np.ndarray:
     return s
 
 
+def time_study(weights: Path | None, threads: int, fast: bool, slices: int) -> tuple[int, float]:
+    """(passes, seconds) for a five-series study: the reference, then four targets on other grids."""
+    method = CrossMRModelMethod(weights=weights, threads=threads, fast=fast)
+    ref = volume("ref", slices, 0)
+    scr = scribbles(ref.shape)
+    method.segment_target(ref, scr, ref, identity_pairing(ref))  # warm-up
+    method._cache = None
+    targets = [volume(f"t{i}", slices, i + 1) for i in range(4)]
+    tick = time.perf_counter()
+    method.segment_target(ref, scr, ref, identity_pairing(ref))
+    for t in targets:
+        method.segment_target(ref, scr, t, pair_slices(ref, t))
+    return len(method.shifts), time.perf_counter() - tick
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", type=Path, default=None)
     p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     p.add_argument("--slices", type=int, default=40, help="slices per series (5 series = a study)")
     args = p.parse_args()
-    rows = []
+    pairs = 5 * args.slices
+    print(f"| threads | passes | ms per slice pair (256x256) | five-series study ({pairs} slices) s | x fast |")
+    print("|---|---|---|---|---|")
     for threads in args.threads:
-        method = CrossMRModelMethod(weights=args.weights, threads=threads)
-        ref = volume("ref", args.slices, 0)
-        scr = scribbles(ref.shape)
-        method.segment_target(ref, scr, ref, identity_pairing(ref))  # warm-up
-        method._cache = None
-        targets = [volume(f"t{i}", args.slices, i + 1) for i in range(4)]
-        tick = time.perf_counter()
-        method.segment_target(ref, scr, ref, identity_pairing(ref))
-        for t in targets:
-            method.segment_target(ref, scr, t, pair_slices(ref, t))
-        study = time.perf_counter() - tick
-        pairs = 5 * args.slices
-        rows.append((threads, 1000 * study / pairs, study, pairs))
+        fast_s = None
+        for fast in (True, False):
+            passes, study = time_study(args.weights, threads, fast, args.slices)
+            fast_s = fast_s or study
+            print(f"| {threads} | {passes} | {1000 * study / pairs:.1f} | {study:.2f} | {study / fast_s:.2f} |", flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"| threads | ms per slice pair (256x256) | five-series study ({rows[0][3]} slices) s |")
-    print("|---|---|---|")
-    for threads, ms, study, _ in rows:
-        print(f"| {threads} | {ms:.1f} | {study:.2f} |")
     print(f"peak memory (max RSS, whole process): {peak_mb:.0f} MB; torch {torch.__version__}")
     return 0
 

@@ -74,6 +74,9 @@ def main() -> int:
   cross-attention, self-attention within [organ queries + organ tokens], FFN), mask and score heads.
   {params / 1e6:.2f} M parameters. Input: every slice resized to {config['input_size']} x {config['input_size']} after
   0.5-99.5 percentile clipping to [0, 1]; masks predicted at stride 2 and resized to the series grid.
+- Inference (metrics below): {report.get('model_passes', 1)} pass(es) per target slice at sub-pixel shifts, probabilities
+  averaged, then each slice averaged with its neighbours (weight 0.5 each) before the presence thresholds and
+  the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`: one pass).
 
 ## Training
 - Command (from scratch, seeded; run again to resume from `<out>/last.pt`), then copy `crossmr_model.pt` and its
@@ -106,7 +109,7 @@ def main() -> int:
 Per organ, the presence score below which the organ is left out of a slice: {_thresholds(meta)}. Chosen to
 maximise each organ's mean 3D DSC on generated studies seeds {meta.get('calibration', {}).get('seeds', '?')}
 (used neither for training nor for evaluation; T1w dense and sparse scribbles, all five contrasts as targets,
-the users' inference path), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
+the users' inference path at the commit above), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
 
 ## Metrics (train/evaluate.py; DSC / NSD, NSD tolerance liver 5 mm, kidneys and spleen 3 mm)
 Weights evaluated: sha256 `{report.get('sha256', '?')}`.

@@ -30,6 +30,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores)")
     parser.add_argument("--method", choices=METHODS, default="auto",
                         help="auto/model: the CrossMR model; region-growing: classical seeded region growing")
+    parser.add_argument("--fast", action="store_true",
+                        help="run the model once per slice instead of three times (about 2x faster, slightly "
+                             "less accurate)")
     parser.add_argument("--volume", type=int, help="for 4D inputs: which volume to use (default: highest b-value)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files of an earlier run in OUTDIR")
     parser.add_argument("--progress", action="store_true", help="print 'PROGRESS <fraction> <message>' lines")
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"PROGRESS {fraction:.3f} {message}", flush=True)
 
     result = segment_study(reference, scribbles, targets, method=args.method, weights=args.weights,
-                           threads=args.threads, progress=report)
+                           threads=args.threads, progress=report, fast=args.fast)
     result.warnings[:0] = read_warnings
     result.timings["load_s"] = round(load_s, 4)
     write_outputs(result, args.out)

@@ -4,7 +4,8 @@ The network's presence score says whether an organ is in a target slice. Past an
 above the liver, the pelvis below the kidneys) a score just above 0.5 often paints a look-alike, so each
 organ's threshold is chosen to maximise its mean 3D Dice on generated studies that are used neither for
 training (seeds 1000+) nor for evaluation (seeds 1..5): T1w scribbles (dense and sparse), every contrast
-as target, the inference path users get (nearest scribbled slice, clean-up).
+as target, the inference path users get (nearest scribbled slice, shifted passes, smoothing across
+slices, clean-up).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..metrics import dice
 from ..pairing import identity_pairing, pair_slices
 from ..scribbles.synth import synthesize_scribbles
 from .data import CONTRASTS
-from .inference import labels_from_outputs
+from .inference import smoothed_labels
 
 CALIBRATION_SEEDS = (6, 7, 8, 9, 10)  # generated studies never trained or evaluated on
 CANDIDATES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95)
@@ -54,8 +55,8 @@ def calibrate_presence(method, seeds: tuple[int, ...] = CALIBRATION_SEEDS,
         outputs = [(a, b, p.half(), q) for a, b, p, q in method.slice_outputs(reference, scribbles, target, pairing)]
         for t in candidates:
             labels = np.zeros(target.shape, dtype=np.uint8)
-            for a, b, probs, presence in outputs:
-                labels[a:b] = labels_from_outputs(probs.float(), presence, t)
+            for a, b, batch in smoothed_labels(outputs, target.shape[0], t):
+                labels[a:b] = batch
             labels = method.clean(labels, reference, scribbles, target, pairing)
             for o in organs:
                 scores[t][o].append(dice(labels == o, truth == o))

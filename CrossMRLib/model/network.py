@@ -62,15 +62,20 @@ class CrossMRNet(nn.Module):
         return self.decode(tgt, tokens), valid
 
 
+def best_query_logits(pred: dict) -> torch.Tensor:
+    """(B, O, h, w) mask logits of the best-scoring query per organ."""
+    masks, scores = pred["masks"], pred["scores"]
+    best = scores.argmax(-1)  # (B, O)
+    return torch.gather(masks, 2, best[..., None, None, None].expand(-1, -1, 1, *masks.shape[-2:]))[:, :, 0]
+
+
 def select_outputs(pred: dict, valid: torch.Tensor, out_size: tuple[int, int],
                    score_threshold: float = 0.5) -> torch.Tensor:
     """Final per-organ probabilities (B, O, H, W): the best-scoring query per organ, zero where the
     organ has no scribble or its best score is below `score_threshold` (organ absent)."""
-    masks, scores = pred["masks"], pred["scores"]
-    best = scores.argmax(-1)  # (B, O)
-    chosen = torch.gather(masks, 2, best[..., None, None, None].expand(-1, -1, 1, *masks.shape[-2:]))[:, :, 0]
+    chosen = best_query_logits(pred)
     probs = torch.sigmoid(nn.functional.interpolate(chosen, size=out_size, mode="bilinear", align_corners=False))
-    present = (torch.sigmoid(scores.max(-1).values) >= score_threshold) & valid
+    present = (torch.sigmoid(pred["scores"].max(-1).values) >= score_threshold) & valid
     return probs * present[..., None, None]
 
 

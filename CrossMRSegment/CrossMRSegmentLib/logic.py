@@ -47,7 +47,7 @@ class CrossMRSegmentLogic:
     """Segment liver, kidneys and spleen on every series of a study from scribbles on one reference.
 
     `method` ("auto" = the CrossMR model, "region-growing" = classical), `weights` (None = shipped model)
-    and `threads` (None = all cores) are passed to the engine.
+    `threads` (None = all cores) and `fast` (one model pass per slice) are passed to the engine.
     """
 
     def __init__(self, scene=None) -> None:
@@ -55,6 +55,7 @@ class CrossMRSegmentLogic:
         self.method: str = "auto"
         self.weights: str | Path | None = None
         self.threads: int | None = None
+        self.fast: bool = False
         self.lastWarnings: list[str] = []
 
     @property
@@ -117,7 +118,8 @@ class CrossMRSegmentLogic:
         from CrossMRLib.pipeline import segment_study
 
         result = segment_study(prepared.reference, prepared.scribbles, prepared.targets, method=self.method,
-                               weights=self.weights, threads=self.threads, progress=progress, cancel=cancel)
+                               weights=self.weights, threads=self.threads, progress=progress, cancel=cancel,
+                               fast=self.fast)
         self.lastWarnings = [*prepared.warnings, *result.warnings]
         byName = {series.name: node for series, node in zip(prepared.series, prepared.volumes)}
         return {byName[name].GetID(): labels for name, labels in result.labels.items()}

@@ -55,8 +55,9 @@ class SegmentationProcess:
     """One background run of the engine on a prepared study."""
 
     def __init__(self, prepared, method: str = "auto", weights: str | Path | None = None,
-                 threads: int | None = None, python: str | None = None) -> None:
+                 threads: int | None = None, python: str | None = None, fast: bool = False) -> None:
         self.prepared = prepared
+        self.fast = fast
         self.method = method
         self.weights = weights
         self.threads = threads
@@ -87,6 +88,8 @@ class SegmentationProcess:
             command += ["--weights", str(self.weights)]
         if self.threads:
             command += ["--threads", str(int(self.threads))]
+        if self.fast:
+            command.append("--fast")
         return command
 
     def _launch(self) -> None:
