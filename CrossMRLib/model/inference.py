@@ -91,19 +91,22 @@ class TokenCache:
         return levels
 
 
+def _affines(thetas: np.ndarray | None, count: int) -> np.ndarray:
+    """A float copy of `thetas`, or `count` identity affines for None."""
+    return np.tile(np.eye(2, 3), (count, 1, 1)) if thetas is None else np.array(thetas, float)
+
+
 def shifted_thetas(thetas: np.ndarray | None, count: int, shift: tuple[float, float]) -> np.ndarray:
     """(count, 2, 3) affines sampling the input at (x + shift) in normalised output coordinates, composed
     with `thetas` (None: identity), i.e. A (x + shift) + b."""
-    base = np.tile(np.eye(2, 3), (count, 1, 1)) if thetas is None else np.asarray(thetas, float)
-    out = base.copy()
-    out[:, :, 2] += base[:, :, :2] @ np.asarray(shift, float)
+    out = _affines(thetas, count)
+    out[:, :, 2] += out[:, :, :2] @ np.asarray(shift, float)
     return out
 
 
 def unshifted_thetas(thetas: np.ndarray | None, count: int, shift: tuple[float, float]) -> np.ndarray:
     """The way back from a shifted frame: sample at (A y + b) - shift."""
-    base = np.tile(np.eye(2, 3), (count, 1, 1)) if thetas is None else np.asarray(thetas, float)
-    out = base.copy()
+    out = _affines(thetas, count)
     out[:, :, 2] -= np.asarray(shift, float)
     return out
 
@@ -155,8 +158,8 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
             else:
                 logits = resample(logits + OUTSIDE_LOGIT, unshifted_thetas(back, len(images), shift),
                                   tuple(out_shape)) - OUTSIDE_LOGIT
-            probs += torch.sigmoid(logits) * valid[..., None, None]
-        yield start, stop, probs / len(shifts), presence / len(shifts)
+            probs += torch.sigmoid(logits)
+        yield start, stop, probs * valid[..., None, None] / len(shifts), presence / len(shifts)
 
 
 def smoothed_labels(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor]], num_slices: int,
