@@ -35,6 +35,9 @@ def test_encoder_and_fpn_shapes(net):
     feats = net.encode(torch.rand(2, 1, 64, 64))
     assert [tuple(f.shape) for f in feats.levels] == [(2, 32, 2, 2), (2, 32, 4, 4), (2, 32, 8, 8)]
     assert tuple(feats.mask.shape) == (2, 32, 32, 32)  # stride-2 mask features
+    assert net.encode(torch.rand(2, 1, 64, 64), mask_rows=None).mask is None  # reference slices need none
+    part = net.encode(torch.rand(3, 1, 64, 64), mask_rows=slice(1, 3))
+    assert tuple(part.mask.shape) == (2, 32, 32, 32) and tuple(part.levels[0].shape) == (3, 32, 2, 2)
 
 
 def test_sampler_points_lie_on_scribbles_and_flag_missing_organs():
@@ -136,3 +139,23 @@ def test_loss_trains_absent_organs_to_score_low(net):
         p["scores"][0, 2] = 8.0
     worse = crossmr_loss(high, valid, targets)[1]
     assert worse["score"] > parts["score"] and worse["presence"] > parts["presence"]
+
+
+def test_mask_loss_reaches_only_the_matched_query_of_each_present_organ():
+    """Sample 0: liver and left kidney present; sample 1: liver only. Query 1 of each organ fits its mask."""
+    targets = torch.zeros(2, 4, 8, 8)
+    targets[:, 0, :4] = 1.0
+    targets[0, 2, 5:, 5:] = 1.0
+    masks = torch.full((2, 4, 3, 8, 8), -20.0)
+    masks[:, :, 1] = targets * 40 - 20
+    masks.requires_grad_(True)
+    scores = torch.zeros(2, 4, 3)
+    scores[:, :, 1] = 5.0
+    valid = torch.ones(2, 4, dtype=torch.bool)
+    loss, parts = crossmr_loss([{"masks": masks, "scores": scores}], valid, targets)
+    assert parts["bce"] < 1e-3 and parts["dice"] < 0.05  # the fitting queries were the ones scored
+    loss.backward()
+    touched = masks.grad.flatten(3).abs().sum(-1) > 0
+    expected = torch.zeros(2, 4, 3, dtype=torch.bool)
+    expected[0, 0, 1] = expected[0, 2, 1] = expected[1, 0, 1] = True
+    assert torch.equal(touched, expected)

@@ -88,7 +88,9 @@ def main() -> int:
   interruption trains bit-identical tensors (checked for one process by `Testing/test_model_training.py`;
   not yet repeated at full size under torchrun); the file's sha256 also depends on the wall-clock minutes
   recorded in its metadata. A run stopped and resumed continues the schedule but not every random stream,
-  so its weights differ slightly.
+  so its weights differ slightly. Bit-identical only with the code of the commit above: later code may compute
+  the same maths in another order (e.g. the faster training step of December 2026), which changes the last
+  digits of the floats and, over thousands of steps, the weights.
 - Steps: {meta.get('steps', '?')}, wall clock {meta.get('minutes', '?')} min on 2 shared CPU cores (see limitations).
 - Data: CHAOS MR T2-SPIR training subjects {', '.join(meta.get('chaos_train_subjects', TRAIN_SUBJECTS))} (labels of all
   four organs); generated five-contrast studies, seeds {meta.get('phantom_seeds', [])} (T1w, T2w, DWI b800,

@@ -21,8 +21,12 @@ class FPN(nn.Module):
         self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim))
         self.mask_out = nn.Sequential(_conv(dim, dim), nn.Conv2d(dim, dim, 1))
 
-    def forward(self, image: torch.Tensor, stages: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Returns ([stride 32, 16, 8] features, stride-2 mask features), all with `dim` channels."""
+    def forward(self, image: torch.Tensor, stages: list[torch.Tensor], mask_rows: slice | None = slice(None)
+                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Returns ([stride 32, 16, 8] features, stride-2 mask features), all with `dim` channels.
+
+        Mask features are computed only for the batch rows `mask_rows` (None: none), since only target
+        slices need them; a reference slice only gives visual tokens from the decoder levels."""
         outs: list[torch.Tensor] = []
         top = None
         for i in reversed(range(len(stages))):
@@ -32,7 +36,9 @@ class FPN(nn.Module):
             top = self.smooth[i](x)
             outs.append(top)
         # outs: strides 32, 16, 8, 4
-        shallow = self.shallow(image)
-        up = F.interpolate(outs[-1], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
+        if mask_rows is None:
+            return outs[:3], None
+        shallow = self.shallow(image[mask_rows])
+        up = F.interpolate(outs[-1][mask_rows], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
         mask_features = self.mask_out(shallow + up)
         return outs[:3], mask_features

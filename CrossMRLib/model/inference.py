@@ -69,7 +69,7 @@ class TokenCache:
         todo = sorted({int(k) for k in slices if int(k) >= 0 and int(k) not in self.tokens})
         for start in range(0, len(todo), TARGET_BATCH):
             chunk = todo[start:start + TARGET_BATCH]
-            feats = self.model.encode(torch.from_numpy(self.images[chunk])[:, None])
+            feats = self.model.encode(torch.from_numpy(self.images[chunk])[:, None], mask_rows=None)
             tokens, valid = self.model.tokens(feats, self.scribbles[chunk])
             for i, k in enumerate(chunk):
                 self.tokens[k] = ([t[i] for t in tokens], valid[i])

@@ -33,22 +33,22 @@ def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor,
         targets = F.interpolate(targets.float(), size=masks.shape[-2:], mode="area")
     present = (targets.flatten(2).any(-1) if present is None else present) & valid
     score_targets = torch.zeros_like(scores)
-    chosen_logits, chosen_targets = [], []
+    chosen: list[tuple[int, int, int]] = []  # (sample, organ, query)
     for b in range(masks.shape[0]):
         organs = present[b].nonzero().flatten().tolist()
-        for organ, query in match_sample(masks[b], targets[b], organs, scores[b]):
-            score_targets[b, organ, query] = 1.0
-            chosen_logits.append(masks[b, organ, query])
-            chosen_targets.append(targets[b, organ])
+        chosen += [(b, organ, query) for organ, query in match_sample(masks[b], targets[b], organs, scores[b])]
+    index = torch.tensor(chosen, dtype=torch.long).reshape(-1, 3).unbind(1)
+    score_targets[index] = 1.0
     score_weight = valid[..., None].expand_as(scores).float()
     score = F.binary_cross_entropy_with_logits(scores, score_targets, weight=score_weight, reduction="sum")
     score = score / score_weight.sum().clamp(min=1.0)
     best = scores.max(-1).values  # what inference thresholds
     presence = F.binary_cross_entropy_with_logits(best, present.float(), weight=valid.float(), reduction="sum")
     presence = presence / valid.float().sum().clamp(min=1.0)
-    if chosen_logits:
-        logits = torch.stack(chosen_logits).flatten(1)
-        truth = torch.stack(chosen_targets).float().flatten(1)
+    if chosen:
+        # one gather (a per-match index would build a full-size gradient for every match)
+        logits = masks[index].flatten(1)
+        truth = targets[index[:2]].float().flatten(1)
         bce = F.binary_cross_entropy_with_logits(logits, truth)
         dice = dice_loss(logits, truth)
     else:

@@ -19,10 +19,7 @@ class Features:
     """Encoded slice(s): decoder levels (strides 32, 16, 8) and stride-2 mask features."""
 
     levels: list[torch.Tensor]
-    mask: torch.Tensor
-
-    def select(self, index: torch.Tensor | list[int]) -> "Features":
-        return Features([f[index] for f in self.levels], self.mask[index])
+    mask: torch.Tensor | None  # None for reference slices (only targets need mask features)
 
 
 class CrossMRNet(nn.Module):
@@ -37,9 +34,10 @@ class CrossMRNet(nn.Module):
         self.decoder = OrganDecoder(config.hidden_dim, config.num_heads, config.num_queries, config.num_organs,
                                     3, config.decoder_rounds)
 
-    def encode(self, images: torch.Tensor) -> Features:
-        """(B, 1, S, S) images in [0, 1] -> features (shared by reference and target)."""
-        levels, mask = self.fpn(images, self.encoder(images))
+    def encode(self, images: torch.Tensor, mask_rows: slice | None = slice(None)) -> Features:
+        """(B, 1, S, S) images in [0, 1] -> features (shared by reference and target); mask features
+        only for the rows `mask_rows` (None: reference slices, which need none)."""
+        levels, mask = self.fpn(images, self.encoder(images), mask_rows)
         return Features(levels, mask)
 
     def tokens(self, reference: Features, scribbles: torch.Tensor,
@@ -56,8 +54,9 @@ class CrossMRNet(nn.Module):
                 generator: torch.Generator | None = None) -> tuple[list[dict], torch.Tensor]:
         """Encode both images in one batch, sample tokens from the reference, decode on the target."""
         b = reference.shape[0]
-        feats = self.encode(torch.cat([reference, target], dim=0))
-        ref, tgt = feats.select(slice(0, b)), feats.select(slice(b, 2 * b))
+        feats = self.encode(torch.cat([reference, target], dim=0), mask_rows=slice(b, 2 * b))
+        ref = Features([f[:b] for f in feats.levels], None)
+        tgt = Features([f[b:] for f in feats.levels], feats.mask)
         tokens, valid = self.tokens(ref, scribbles, generator)
         return self.decode(tgt, tokens), valid
 
