@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS  # noqa: E402
+from CrossMRLib.model.inference import NEIGHBOUR_WEIGHT  # noqa: E402
 from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
@@ -75,7 +76,7 @@ def main() -> int:
   {params / 1e6:.2f} M parameters. Input: every slice resized to {config['input_size']} x {config['input_size']} after
   0.5-99.5 percentile clipping to [0, 1]; masks predicted at stride 2 and resized to the series grid.
 - Inference (metrics below): {report.get('model_passes', 1)} pass(es) per target slice at sub-pixel shifts, probabilities
-  averaged, then each slice averaged with its neighbours (weight 0.5 each) before the presence thresholds and
+  averaged, then each slice averaged with its neighbours (weight {NEIGHBOUR_WEIGHT} each) before the presence thresholds and
   the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`: one pass).
 
 ## Training
