@@ -91,3 +91,50 @@ def test_sampler_teaches_absence_just_past_an_organs_end():
         assert 1 <= abs(k_tgt - k_ref) <= 7
         ended = [o for o in range(1, 5) if (labels[k_ref] == o).any() and not (labels[k_tgt] == o).any()]
         assert ended, (k_ref, k_tgt)
+
+
+def test_an_ema_run_exports_the_weight_average_and_resumes_it(tmp_path):
+    """--ema exports the average (not the last step, which goes beside it), and a resumed run continues the
+    average instead of starting it again."""
+    from CrossMRLib.model.training import last_step_path
+    from CrossMRLib.model.weights import load_weights
+
+    torch.set_num_threads(1)
+    volumes = [blob_volume(1), blob_volume(2)]
+    export = tmp_path / "model.pt"
+    settings = TrainSettings(out_dir=tmp_path / "run", steps=6, batch=4, lr=2e-3, warmup_steps=2, log_every=3,
+                             model=TINY, ema_decay=0.9)
+    first = train(settings, volumes, log=lambda m: None, export=export)
+    settings.steps = 10
+    result = train(settings, volumes, log=lambda m: None, export=export)
+    average, last = result["average"].state_dict(), result["model"].state_dict()
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["ema"]["updates"] == 10  # 6 + 4 resumed, not 4
+    assert first["average"] is not result["average"]
+    floats = [k for k in average if average[k].is_floating_point()]
+    assert any(not torch.allclose(average[k], last[k]) for k in floats)  # an average, not a copy
+    exported, _ = load_weights(export)
+    beside, _ = load_weights(last_step_path(export))
+    for k in floats:
+        assert torch.equal(exported.state_dict()[k].float(), average[k].half().float()), k
+        assert torch.equal(beside.state_dict()[k].float(), last[k].half().float()), k
+
+
+def test_the_weight_average_moves_by_one_minus_the_decay_after_its_warm_up():
+    from CrossMRLib.model.ema import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    torch.nn.init.zeros_(model.weight)
+    average = WeightAverage(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average.update(model)  # first update: decay min(0.5, 1/10) -> mostly the new weights
+    assert torch.allclose(average.model.weight, torch.full((1, 2), 0.9))
+    for _ in range(20):
+        average.update(model)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    before = average.model.weight.clone()
+    average.update(model)  # warm-up over: decay 0.5
+    assert torch.allclose(average.model.weight, 0.5 * before + 1.5)
+    assert not average.model.weight.requires_grad

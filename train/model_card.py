@@ -50,6 +50,14 @@ def _thresholds(meta: dict) -> str:
     return ", ".join(f"{ORGAN_BY_LABEL[o + 1].name} {v}" for o, v in enumerate(values))
 
 
+def _averaging(meta: dict) -> str:
+    decay = meta.get("ema_decay")
+    if not decay:
+        return "those of the last training step"
+    return (f"exponential moving average of the training weights, decay {decay} (`--ema {decay}`: about the last "
+            f"{round(1 / (1 - decay))} steps; the last step's own weights are written beside as `*_last_step.pt`)")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", type=Path, default=ROOT / "Resources" / "Models" / WEIGHTS_FILE)
@@ -92,6 +100,7 @@ def main() -> int:
   so its weights differ slightly. Bit-identical only with the code of the commit above: later code may compute
   the same maths in another order (e.g. the faster training step of December 2026), which changes the last
   digits of the floats and, over thousands of steps, the weights.
+- Weights: {_averaging(meta)}.
 - Steps: {meta.get('steps', '?')}, wall clock {meta.get('minutes', '?')} min on 2 shared CPU cores (see limitations).
 - Data: CHAOS MR T2-SPIR training subjects {', '.join(meta.get('chaos_train_subjects', TRAIN_SUBJECTS))} (labels of all
   four organs); generated five-contrast studies, seeds {meta.get('phantom_seeds', [])} (T1w, T2w, DWI b800,

@@ -6,6 +6,8 @@ the command reproduces the weights:
         --phantoms 24 --lr 6e-4 --out runs/steps7200 --export runs/steps7200/crossmr_model.pt
 (one process: .venv/bin/python train/train.py --threads 2 ... ; on a busy machine one thread per process is
 far faster than two threads in one process.)
+--ema 0.999 exports an exponential moving average of the weights instead of the last step's (which goes beside
+it as <name>_last_step.pt).
 Resumable: run the same command again and it continues from <out>/last.pt.
 DDP: torchrun --nproc_per_node 2 train/train.py --steps 20 --out runs/ddp
 """
@@ -52,11 +54,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export", type=Path, default=None, help="write fp16 weights + sha256 here")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip calibrating the per-organ presence thresholds of the exported weights")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="export an exponential moving average of the weights (e.g. 0.999); the last step's "
+                        "weights go beside --export as <name>_last_step.pt (not calibrated)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
     if args.minutes is None and args.steps is None:
         p.error("give --minutes and/or --steps")
+    if not 0.0 <= args.ema < 1.0:
+        p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
     return args
 
 
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.phantoms} phantoms), protocol {args.protocol}, world {torch.distributed.get_world_size() if distributed else 1}")
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
-                             log_every=args.log_every, model=ModelConfig(input_size=args.size))
+                             log_every=args.log_every, ema_decay=args.ema, model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import InputError
+
 
 def _transform_states(sampler) -> dict:
     """The numpy streams of the augmenter's MONAI transforms (each has its own), so a resume continues them."""
@@ -28,11 +30,17 @@ def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float, sam
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, model, optimizer, sampler, restore_streams: bool = True) -> tuple[int, float, list]:
-    """Restore model and optimizer (and the random streams if asked); returns (step, elapsed s, history)."""
+def load_checkpoint(path: Path, model, optimizer, sampler, restore_streams: bool = True,
+                    average=None) -> tuple[int, float, list]:
+    """Restore model and optimizer (and the random streams if asked, and the weight average `average` if one
+    is given and was saved as extra "ema"); returns (step, elapsed s, history)."""
     state = torch.load(path, map_location="cpu", weights_only=False)  # our own training file, not shipped weights
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    if average is not None:
+        if "ema" not in state:
+            raise InputError(f"{path} was written without --ema; resume without --ema or start a new --out folder")
+        average.load_state_dict(state["ema"])
     if restore_streams:
         sampler.rng.bit_generator.state = state["sampler_rng"]
         sampler.augment.rng.bit_generator.state = state["aug_rng"]

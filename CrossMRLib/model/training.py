@@ -17,6 +17,7 @@ import torch.distributed as dist
 
 from .config import ModelConfig
 from .data import PairSampler, Volume
+from .ema import WeightAverage
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import crossmr_loss
 from .network import CrossMRNet
@@ -38,6 +39,7 @@ class TrainSettings:
     protocol: str = "all-labels"
     checkpoint_minutes: float = 3.0
     log_every: int = 20
+    ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -80,11 +82,13 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     model = CrossMRNet(settings.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol)
+    average = WeightAverage(model, settings.ema_decay) if settings.ema_decay > 0 else None
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
     if ckpt.exists():
         # other ranks keep fresh random streams (their data differ anyway)
-        step, elapsed, history = load_checkpoint(ckpt, model, optimizer, sampler, restore_streams=rank == 0)
+        step, elapsed, history = load_checkpoint(ckpt, model, optimizer, sampler, restore_streams=rank == 0,
+                                                 average=average)
         log(f"resumed from {ckpt} at step {step} ({elapsed / 60:.1f} min)")
     net = model
     if world > 1:
@@ -108,6 +112,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
         loss, parts = crossmr_loss(preds, valid, batch["masks"])
         backward_step(loss, model, optimizer, max_norm=1.0)
+        if average is not None:
+            average.update(model)
         step += 1
         window.append(float(loss.detach()))
         if step % settings.log_every == 0:
@@ -120,19 +126,36 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
                     f"score {parts['score']:.3f} presence {parts['presence']:.3f} lr {optimizer.param_groups[0]['lr']:.2e} "
                     f"{100 * progress:.1f}% ETA {rate / 60:.1f} min")
         if rank == 0 and time.time() - last_ckpt > settings.checkpoint_minutes * 60:
-            save_checkpoint(ckpt, model, optimizer, step, time.time() - start, sampler, history,
-                            extra={"config": model.config.to_dict()})
-            if export is not None:
-                save_weights(model, export, {**(meta or {}), "steps": step})
+            _save(settings, ckpt, model, optimizer, average, step, time.time() - start, sampler, history, export,
+                  {**(meta or {}), "steps": step})
             last_ckpt = time.time()
     elapsed = time.time() - start
     if rank == 0:
-        save_checkpoint(ckpt, model, optimizer, step, elapsed, sampler, history, extra={"config": model.config.to_dict()})
-        if export is not None:
-            save_weights(model, export, {**(meta or {}), "steps": step, "minutes": round(elapsed / 60, 1)})
+        _save(settings, ckpt, model, optimizer, average, step, elapsed, sampler, history, export,
+              {**(meta or {}), "steps": step, "minutes": round(elapsed / 60, 1)})
         (out / "history.json").write_text(json.dumps(history, indent=1))
         log(f"done: {step} steps in {elapsed / 60:.1f} min")
-    return {"steps": step, "history": history, "minutes": elapsed / 60, "model": model}
+    return {"steps": step, "history": history, "minutes": elapsed / 60, "model": model,
+            "average": average.model if average is not None else None}
+
+
+def last_step_path(export: Path) -> Path:
+    """Where an --ema run puts the last step's own weights, beside the exported average."""
+    return Path(export).with_name(Path(export).stem + "_last_step.pt")
+
+
+def _save(settings: TrainSettings, ckpt: Path, model: CrossMRNet, optimizer, average: WeightAverage | None,
+          step: int, elapsed: float, sampler, history: list, export: Path | None, meta: dict) -> None:
+    """Checkpoint, and export the weights (the average when there is one, and then the last step beside it)."""
+    extra = {"config": model.config.to_dict(), **({"ema": average.state_dict()} if average is not None else {})}
+    save_checkpoint(ckpt, model, optimizer, step, elapsed, sampler, history, extra=extra)
+    if export is None:
+        return
+    if average is None:
+        save_weights(model, export, meta)
+        return
+    save_weights(average.model, export, {**meta, "ema_decay": settings.ema_decay})
+    save_weights(model, last_step_path(export), meta)
 
 
 def init_distributed() -> bool:
