@@ -12,9 +12,9 @@ from CrossMRLib.pairing import pair_slices
 from CrossMRLib.scribbles.synth import synthesize_scribbles
 
 # Measured for exactly this case (seed 2, scribble rng 0) with the shipped weights and the default three
-# passes: mean DSC 0.905 (one pass: 0.903; T1w -> T2w over 5 held-out seeds: 0.926, docs/results.md).
+# passes: mean DSC 0.917 (one pass: 0.917; T1w -> T2w over 5 held-out seeds: 0.928, docs/results.md).
 # The bound leaves a margin of ~0.08.
-MIN_MEAN_DSC_T2W = 0.83
+MIN_MEAN_DSC_T2W = 0.84
 HELD_OUT_SEED = 2  # training uses seeds 1000+, never 1..5
 
 

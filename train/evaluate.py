@@ -161,17 +161,19 @@ SETUP = """## Setup
   scribbled reference slice; an organ absent from a slice must come out empty (per-organ presence thresholds
   stored with the weights, calibrated on generated seeds 6..10: see the model card).
 - Training the shipped model: see `Resources/Models/MODEL_CARD.md`. The paper's protocol (reference-contrast
-  labels only) is `train/train.py --protocol reference-only`. Not yet trained at the shipped budget (7200
+  labels only) is `train/train.py --protocol reference-only`. Not yet trained at the shipped budget (7400
   steps); at an equal small budget (1500 steps each, 22-23 min, no threshold calibration, evaluated with
   `--fast`; `OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 1500
   --phantoms 24 --lr 6e-4 --protocol P --no-calibrate --out runs/ablation_P --export runs/ablation_P/crossmr_model.pt`)
   mean DSC all-labels / reference-only: CHAOS dense 0.796 / 0.777, sparse 0.759 / 0.731, generated T2w
   0.699 / 0.329, DWI 0.679 / 0.306, in-phase 0.706 / 0.688, opposed 0.662 / 0.601. With T1w labels only,
   the kidneys and spleen are largely lost on T2w and DWI (DSC 0.03-0.32), the contrasts furthest from T1w.
-  A second full-budget run of the shipped recipe (7600 steps with the faster training step, 86.1 min + 3.2 min
-  calibration, `--steps 7600 --out runs/steps7600`) scored CHAOS dense 0.891 (left kidney 0.858, 0.003 behind
-  Grow from seeds), sparse 0.878, generated T2w 0.927, DWI 0.917, in-phase 0.897, opposed 0.878: better on
-  in-phase/opposed, worse on CHAOS, so it was not shipped; runs of one recipe differ by up to 0.03 per organ.
+- Earlier full-budget runs of the same recipe without the weight average (`--ema`): 7200 steps (shipped until
+  December 2026, sha256 872ae1fd…) CHAOS dense 0.903 (left kidney 0.889), sparse 0.883, generated T2w 0.926,
+  DWI 0.920, in-phase 0.881, opposed 0.865; 7600 steps (`--steps 7600 --out runs/steps7600`, not shipped)
+  0.891 (left kidney 0.858), 0.878, 0.927, 0.917, 0.897, 0.878. Runs of one recipe differ by up to 0.03 per
+  organ. The shipped weights are the average of the 7400-step run `--ema 0.999` (76.6 min + 2.9 min
+  calibration).
 """
 
 

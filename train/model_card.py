@@ -21,8 +21,8 @@ from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
 CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
-SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7200 "
-                   "--phantoms 24 --lr 6e-4 --out runs/steps7200 --export runs/steps7200/crossmr_model.pt")
+SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 "
+                   "--phantoms 24 --lr 6e-4 --ema 0.999 --out runs/ema7400 --export runs/ema7400/crossmr_model.pt")
 
 
 def metric_rows(report: dict) -> list[str]:
