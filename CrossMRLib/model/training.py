@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig
 from .data import PairSampler, Volume
 from .ema import WeightAverage
-from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import crossmr_loss
 from .network import CrossMRNet
 from .weights import save_weights
