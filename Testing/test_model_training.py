@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -10,6 +15,8 @@ from CrossMRLib.model.data import PairSampler, Volume
 from CrossMRLib.model.losses import crossmr_loss
 from CrossMRLib.model.network import CrossMRNet
 from CrossMRLib.model.training import TrainSettings, train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
 
@@ -138,3 +145,18 @@ def test_the_weight_average_moves_by_one_minus_the_decay_after_its_warm_up():
     average.update(model)  # warm-up over: decay 0.5
     assert torch.allclose(average.model.weight, 0.5 * before + 1.5)
     assert not average.model.weight.requires_grad
+
+
+def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path):
+    """train.py --ema on a run folder written without --ema: a one-line error naming the fix, no traceback."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, str(ROOT / "train" / "train.py"), "--no-chaos", "--phantoms", "1", "--size", "64",
+            "--threads", "1", "--batch", "2", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
+    first = subprocess.run([*base, "--steps", "1"], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run([*base, "--steps", "2", "--ema", "0.9"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode != 0
+    assert "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines()[-1].startswith("train.py: ")
+    assert "written without --ema" in again.stderr

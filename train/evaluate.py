@@ -160,6 +160,11 @@ SETUP = """## Setup
   slice per organ), seeded by `--seed` + subject id. CrossMR uses, per target slice and organ, the nearest
   scribbled reference slice; an organ absent from a slice must come out empty (per-organ presence thresholds
   stored with the weights, calibrated on generated seeds 6..10: see the model card).
+- Edge-aware sharpening (`CrossMRLib/model/refine.py`, on by default): each organ's probabilities are
+  guided-filtered with the full-resolution target slice (radius 6 mm, eps 1e-3), which moves the network's
+  coarse boundaries onto the image's edges. Radius and eps were chosen on the calibration studies (seeds
+  6..10; radius 4-12 mm, eps 1e-4 to 1e-2). The same weights without it (`--no-refine`): CHAOS dense 0.903
+  (left kidney 0.884), sparse 0.883, generated T2w 0.928, DWI 0.919, in-phase 0.905, opposed 0.883.
 - Training the shipped model: see `Resources/Models/MODEL_CARD.md`. The paper's protocol (reference-contrast
   labels only) is `train/train.py --protocol reference-only`. Not yet trained at the shipped budget (7400
   steps); at an equal small budget (1500 steps each, 22-23 min, no threshold calibration, evaluated with
@@ -187,15 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="scribble seed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fast", action="store_true", help="one model pass per slice (crossmr segment --fast)")
+    p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
     p.add_argument("--results", default=str(ROOT / "docs" / "results.md"), help="markdown output ('-' = none)")
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    method = CrossMRModelMethod(weights=args.weights, fast=args.fast)
+    method = CrossMRModelMethod(weights=args.weights, fast=args.fast, refine=not args.no_refine)
     log = lambda m: print(m, flush=True)  # noqa: E731
     growcut = not args.no_growcut
     report: dict = {"weights": str(args.weights or default_weights()), "sha256": method.weights_sha256,
-                    "model_passes": len(method.shifts)}
+                    "model_passes": len(method.shifts), "refine": method.refine}
     sections: list[str] = []
     if args.subjects and Path(args.chaos).exists():
         chaos = evaluate_chaos(method, args.subjects, args.chaos, growcut, args.seed, log)
@@ -217,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(["# CrossMR evaluation results", "", f"Command: `{command.strip()}`", "",
                       f"Weights: `{Path(report['weights']).name}` sha256 `{report['sha256']}`; "
                       f"{report['model_passes']} model pass(es) per slice (shifted copies averaged, "
-                      "then smoothing across slices; see `CrossMRLib/model/inference.py`)", "",
+                      + ("sharpened along the target image's edges (`CrossMRLib/model/refine.py`), "
+                         if method.refine else "not sharpened along the image's edges (`--no-refine`), ")
+                      + "then smoothing across slices; see `CrossMRLib/model/inference.py`)", "",
                       "DSC and NSD are 3D per volume (NSD tolerance liver 5 mm, kidneys and spleen 3 mm), "
                       "averaged over volumes. Grow from seeds (Slicer's `vtkImageGrowCutSegment`) gets the "
                       "same organ scribbles plus background strokes, which CrossMR never gets.", "", SETUP,

@@ -17,6 +17,7 @@ import torch  # noqa: E402
 
 from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS  # noqa: E402
 from CrossMRLib.model.inference import NEIGHBOUR_WEIGHT  # noqa: E402
+from CrossMRLib.model.refine import EPS, RADIUS_MM  # noqa: E402
 from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
@@ -48,6 +49,13 @@ def _thresholds(meta: dict) -> str:
     if not values:
         return "not calibrated (0.5 for every organ)"
     return ", ".join(f"{ORGAN_BY_LABEL[o + 1].name} {v}" for o, v in enumerate(values))
+
+
+def _sharpening(report: dict) -> str:
+    if not report.get("refine"):
+        return ""
+    return (f"sharpened along the target slice's edges (guided filter, radius {RADIUS_MM:g} mm, eps {EPS:g}; "
+            "`CrossMRLib/model/refine.py`), ")
 
 
 def _averaging(meta: dict) -> str:
@@ -84,8 +92,9 @@ def main() -> int:
   {params / 1e6:.2f} M parameters. Input: every slice resized to {config['input_size']} x {config['input_size']} after
   0.5-99.5 percentile clipping to [0, 1]; masks predicted at stride 2 and resized to the series grid.
 - Inference (metrics below): {report.get('model_passes', 1)} pass(es) per target slice at sub-pixel shifts, probabilities
-  averaged, then each slice averaged with its neighbours (weight {NEIGHBOUR_WEIGHT} each) before the presence thresholds and
-  the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`: one pass).
+  averaged, {_sharpening(report)}then each slice averaged with its neighbours (weight {NEIGHBOUR_WEIGHT} each) before the
+  presence thresholds and the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`:
+  one pass).
 
 ## Training
 - Command (from scratch, seeded; run again to resume from `<out>/last.pt`), then copy `crossmr_model.pt` and its
@@ -121,7 +130,8 @@ def main() -> int:
 Per organ, the presence score below which the organ is left out of a slice: {_thresholds(meta)}. Chosen to
 maximise each organ's mean 3D DSC on generated studies seeds {meta.get('calibration', {}).get('seeds', '?')}
 (used neither for training nor for evaluation; T1w dense and sparse scribbles, all five contrasts as targets,
-the users' inference path at the commit above), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
+the users' inference path at the commit above without the edge sharpening, which does not change presence
+scores), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
 
 ## Metrics (train/evaluate.py; DSC / NSD, NSD tolerance liver 5 mm, kidneys and spleen 3 mm)
 Weights evaluated: sha256 `{report.get('sha256', '?')}`.

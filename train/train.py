@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
@@ -74,7 +75,7 @@ def calibrate_export(path: Path, log) -> None:
     from CrossMRLib.model.weights import save_weights
 
     torch.set_num_threads(min(os.cpu_count() or 1, 8))  # other torchrun ranks wait idle at the barrier
-    method = CrossMRModelMethod(weights=path)
+    method = CrossMRModelMethod(weights=path, refine=False)  # presence is the network's score: calibrated before sharpening
     log(f"calibrating presence thresholds on generated studies (seeds {CALIBRATION_SEEDS})")
     result = calibrate_presence(method, CALIBRATION_SEEDS, log=log)
     sha = save_weights(method.model, path, {**method.meta, "presence_thresholds": result["presence_thresholds"],
@@ -114,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
-    train(settings, volumes, log, args.export if rank == 0 else None, meta)
+    try:
+        train(settings, volumes, log, args.export if rank == 0 else None, meta)
+    except InputError as exc:  # e.g. resuming --ema from a run without it: one line, no traceback
+        raise SystemExit(f"train.py: {exc}") from None
     if args.export is not None and rank == 0 and not args.no_calibrate:
         calibrate_export(args.export, log)
     if distributed:

@@ -15,7 +15,9 @@ from ..pairing import SlicePairing
 from ..series import Series
 from ..grids import carry_labels
 from ..model.inference import (SHIFTS_PX, TokenCache, iter_slice_outputs, nearest_scribbled, prepare_images,
-                               prepare_scribbles, smoothed_labels)
+                               prepare_scribbles, resize_normalized, smoothed_labels)
+from ..model.refine import radius_pixels, refined_outputs
+from ..preprocess import normalize_intensity
 from ..postprocess import keep_components_near_seeds
 from ..model.geometry import frame_theta, is_identity
 from ..model.weights import WEIGHTS_FILE, load_weights
@@ -38,9 +40,10 @@ class CrossMRModelMethod:
     name = "model"
 
     def __init__(self, weights: Path | None = None, threads: int | None = None, clean_up: bool = True,
-                 fast: bool = False) -> None:
+                 fast: bool = False, refine: bool = True) -> None:
         """`fast`: one pass per target slice instead of one per shift in `SHIFTS_PX` (about 2x faster,
-        slightly less accurate: see docs/results.md)."""
+        slightly less accurate: see docs/results.md). `refine`: sharpen the probabilities along the target
+        image's edges (`CrossMRLib/model/refine.py`)."""
         self.weights = Path(weights) if weights else default_weights()
         if threads is not None:
             if int(threads) < 1:
@@ -52,6 +55,7 @@ class CrossMRModelMethod:
         self.weights_sha256: str = file_sha256(self.weights)
         self.size = self.model.config.input_size
         self.clean_up = clean_up
+        self.refine = refine
         self.shifts = SHIFTS_PX[:1] if fast else SHIFTS_PX
         self._cache_key: tuple | None = None
         self._cache: TokenCache | None = None
@@ -98,7 +102,8 @@ class CrossMRModelMethod:
     def slice_outputs(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
                       cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
         """The network's per-batch (start, stop, probabilities, presence) on `target`'s grid, before the
-        presence thresholds and the clean-up (see `iter_slice_outputs`)."""
+        presence thresholds and the clean-up (see `iter_slice_outputs`), sharpened along the target's edges
+        unless refine=False."""
         scribbles = np.asarray(scribbles)
         if scribbles.shape != reference.shape:
             raise InputError(f"scribbles shape {scribbles.shape} differs from the reference '{reference.name}' "
@@ -109,11 +114,14 @@ class CrossMRModelMethod:
         cache = self._reference_cache(reference, scribbles)
         organ_slices = nearest_scribbled(np.asarray(pairing.reference_index),
                                          cache.scribbles.flatten(2).any(-1).numpy())
-        images = prepare_images(target.array, self.size)
+        normalized = normalize_intensity(target.array)
         to_ref, to_tgt = (self._frames(reference, target, np.asarray(pairing.reference_index))
                           if pairing.rule == "position" else (None, None))  # no usable geometry: resize only
-        return iter_slice_outputs(self.model, cache, images, organ_slices, target.shape[1:], cancel, to_ref, to_tgt,
-                                  self.shifts)
+        outputs = iter_slice_outputs(self.model, cache, resize_normalized(normalized, self.size), organ_slices,
+                                     target.shape[1:], cancel, to_ref, to_tgt, self.shifts)
+        if not self.refine:
+            return outputs
+        return refined_outputs(outputs, normalized, radius_pixels(target.spacing[1::-1]))
 
     def clean(self, labels: np.ndarray, reference: Series, scribbles: np.ndarray, target: Series,
               pairing: SlicePairing) -> np.ndarray:

@@ -5,7 +5,8 @@ Two steps sharpen the network's coarse (stride-2) masks without retraining: each
 at a few sub-pixel shifts and the probabilities are averaged (`SHIFTS_PX`), and each slice's
 probabilities are averaged with its neighbours' in the series (`smoothed_labels`). The shift pattern and
 the neighbour weight are the best of those compared on the calibration studies (generated seeds 6..10,
-used neither for training nor for evaluation).
+used neither for training nor for evaluation). A third, `refine.py`, moves the boundaries onto the
+target image's edges; the model method applies it between these two.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ OUTSIDE_LOGIT = 30.0  # logits resampled from outside the network's field of vie
 
 def prepare_images(volume: np.ndarray, size: int) -> np.ndarray:
     """(K, J, I) raw voxels -> (K, S, S) float32 in [0, 1] (per-volume percentile normalisation)."""
-    return resize_slices(normalize_intensity(volume), (size, size), "bilinear").astype(np.float32)
+    return resize_normalized(normalize_intensity(volume), size)
+
+
+def resize_normalized(normalized: np.ndarray, size: int) -> np.ndarray:
+    """(K, J, I) volume already in [0, 1] -> (K, S, S) float32 model input."""
+    return resize_slices(normalized, (size, size), "bilinear").astype(np.float32)
 
 
 def prepare_scribbles(scribbles: np.ndarray, num_organs: int, size: int) -> torch.Tensor:
