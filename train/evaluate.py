@@ -163,7 +163,7 @@ SETUP = """## Setup
 - Edge-aware sharpening (`CrossMRLib/model/refine.py`, on by default): each organ's probabilities are
   guided-filtered with the full-resolution target slice (radius 6 mm, eps 1e-3), which moves the network's
   coarse boundaries onto the image's edges. Radius and eps were chosen on the calibration studies (seeds
-  6..10; radius 4-12 mm, eps 1e-4 to 1e-2). The same weights without it (`--no-refine`): CHAOS dense 0.903
+  6..10; radius 4-12 mm, eps 1e-3 or 1e-2; see docs/architecture.md). The same weights without it (`--no-refine`): CHAOS dense 0.903
   (left kidney 0.884), sparse 0.883, generated T2w 0.928, DWI 0.919, in-phase 0.905, opposed 0.883.
 - Training the shipped model: see `Resources/Models/MODEL_CARD.md`. The paper's protocol (reference-contrast
   labels only) is `train/train.py --protocol reference-only`. Not yet trained at the shipped budget (7400

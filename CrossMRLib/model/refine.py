@@ -5,7 +5,7 @@ and can sit a few pixels off the organ's edge. A guided filter (He, Sun and Tang
 Filtering", 2010) fits, in every window of the target slice, the probabilities as a linear function of the
 image; where the window straddles an organ edge the fit follows the edge, elsewhere it only smooths. The
 radius and eps are the best of those compared on the calibration studies (generated seeds 6..10, used
-neither for training nor for evaluation); see docs/results.md.
+neither for training nor for evaluation); see docs/architecture.md.
 """
 
 from __future__ import annotations
