@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--method", choices=METHODS, default="auto",
                         help="auto/model: the CrossMR model; region-growing: classical seeded region growing")
     parser.add_argument("--fast", action="store_true",
-                        help="run the model once per slice instead of three times (about 2x faster, slightly "
+                        help="run the model once per slice instead of three times (about 1.8x faster, slightly "
                              "less accurate)")
     parser.add_argument("--volume", type=int, help="for 4D inputs: which volume to use (default: highest b-value)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files of an earlier run in OUTDIR")

@@ -41,7 +41,7 @@ class CrossMRModelMethod:
 
     def __init__(self, weights: Path | None = None, threads: int | None = None, clean_up: bool = True,
                  fast: bool = False, refine: bool = True) -> None:
-        """`fast`: one pass per target slice instead of one per shift in `SHIFTS_PX` (about 2x faster,
+        """`fast`: one pass per target slice instead of one per shift in `SHIFTS_PX` (about 1.8x faster,
         slightly less accurate: see docs/results.md). `refine`: sharpen the probabilities along the target
         image's edges (`CrossMRLib/model/refine.py`)."""
         self.weights = Path(weights) if weights else default_weights()
