@@ -66,6 +66,6 @@ def refined_outputs(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor
         image = torch.from_numpy(np.ascontiguousarray(guide[start:stop], dtype=np.float32))[:, None]
         probs = probs.float()
         predicted = probs.flatten(2).amax(-1) > 0
-        # one slice at a time: the intermediates stay in the CPU cache (about 3x faster than the whole batch)
+        # one slice at a time: the intermediates stay in the CPU cache (about 1.8x faster than the whole batch)
         sharpened = torch.cat([guided_filter(probs[k:k + 1], image[k:k + 1], radius, eps) for k in range(len(probs))])
         yield start, stop, sharpened * predicted[..., None, None], presence
