@@ -1,4 +1,5 @@
-"""Clean-up of predicted labels: per organ, keep the 3D pieces that belong to the user's scribbles.
+"""Clean-up of predicted labels: per organ, keep the 3D pieces that belong to the user's scribbles, and
+keep the user's own strokes labelled as drawn.
 
 A network can paint an organ's look-alike on slices where the organ is absent (a bowel loop taken for a
 kidney). Keeping only the largest piece then keeps the wrong one when the look-alike is bigger, so
@@ -41,4 +42,13 @@ def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kj
             np.minimum.at(nearest, pieces[tuple(voxels.T)], distance)
             keep = [p for p in range(1, count + 1) if nearest[p] <= near_mm] or [int(np.argmin(nearest[1:])) + 1]
         out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
+    return out
+
+
+def keep_strokes(labels: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+    """`labels` with every stroke pixel (label > 0 in `strokes`, same grid) set to the stroke's organ: a
+    pixel the user painted as an organ is that organ in the result."""
+    out = labels.copy()
+    painted = strokes > 0
+    out[painted] = strokes[painted]
     return out

@@ -8,7 +8,7 @@ import torch
 
 from CrossMRLib.model.config import ModelConfig
 from CrossMRLib.model.decoder import DecoderLayer
-from CrossMRLib.model.losses import crossmr_loss
+from CrossMRLib.model.losses import boundary_band, crossmr_loss
 from CrossMRLib.model.matching import match_sample, organ_cost_matrix
 from CrossMRLib.model.network import CrossMRNet, probabilities_to_labels, select_outputs
 from CrossMRLib.model.sampler import choose_points
@@ -139,6 +139,29 @@ def test_loss_trains_absent_organs_to_score_low(net):
         p["scores"][0, 2] = 8.0
     worse = crossmr_loss(high, valid, targets)[1]
     assert worse["score"] > parts["score"] and worse["presence"] > parts["presence"]
+
+
+def test_boundary_weight_counts_mask_errors_at_an_organ_edge_more():
+    """--boundary-weight: a mask wrong along the organ's edge costs more, one wrong deep inside less."""
+    targets = torch.zeros(1, 4, 16, 16)
+    targets[0, 0, 4:12, 4:12] = 1.0
+    band = boundary_band(targets[:, 0])
+    assert band[0, 3, 8] and band[0, 4, 8] and not band[0, 8, 8] and not band[0, 0, 0]
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    scores = torch.full((1, 4, 1), -5.0)
+    scores[0, 0, 0] = 5.0
+
+    def bce(wrong: torch.Tensor, weight: float) -> float:
+        masks = (targets * 16 - 8)[:, :, None].clone()
+        masks[0, 0, 0][wrong] *= -1
+        return crossmr_loss([{"masks": masks, "scores": scores}], valid, targets, weight)[1]["bce"]
+
+    ring = torch.zeros(16, 16, dtype=torch.bool)
+    ring[4, 4:12] = True  # the organ's top row
+    core = torch.zeros(16, 16, dtype=torch.bool)
+    core[7:9, 6:10] = True  # as many pixels, well inside
+    assert ring.sum() == core.sum()
+    assert bce(ring, 3.0) > 1.5 * bce(ring, 0.0) and bce(core, 3.0) < 0.7 * bce(core, 0.0)
 
 
 def test_mask_loss_reaches_only_the_matched_query_of_each_present_organ():

@@ -52,7 +52,7 @@ def test_presence_thresholds_travel_with_the_weights_and_drive_inference(tmp_pat
     rng = np.random.default_rng(0)
     series = Series(rng.random((4, 40, 40)).astype(np.float32) * 100, make_ijk_to_ras((1.5, 1.5, 5.0), (0, 0, 0)), "s")
     scribbles = np.zeros(series.shape, np.uint8)
-    scribbles[:, 10:14, 10:30] = 1
+    scribbles[0, 10:14, 10:30] = 1  # slices 1..3 rely on the presence score
     with torch.no_grad():  # make the untrained network sure of itself: every query scores high
         for name, param in net.named_parameters():
             if "score" in name and name.endswith("bias"):
@@ -64,5 +64,7 @@ def test_presence_thresholds_travel_with_the_weights_and_drive_inference(tmp_pat
     assert default.presence_thresholds == [0.5] * 4
     assert calibrated.presence_thresholds == [0.999] * 4
     pairing = identity_pairing(series)
-    assert (default.segment_target(series, scribbles, series, pairing) == 1).any()
-    assert not calibrated.segment_target(series, scribbles, series, pairing).any()
+    assert (default.segment_target(series, scribbles, series, pairing)[1:] == 1).any()
+    strict_labels = calibrated.segment_target(series, scribbles, series, pairing)
+    assert not strict_labels[1:].any()  # below the threshold: absent
+    assert (strict_labels[0][scribbles[0] > 0] == 1).all()  # the strokes themselves are never dropped

@@ -9,7 +9,7 @@ import torch
 from CrossMRLib.errors import Cancelled, InputError
 from CrossMRLib.methods.crossmr_model import CrossMRModelMethod, default_weights
 from CrossMRLib.model.config import ModelConfig
-from CrossMRLib.model.inference import nearest_scribbled, prepare_scribbles
+from CrossMRLib.model.inference import nearest_scribbled, prepare_scribbles, scribbled_presence
 from CrossMRLib.model.network import CrossMRNet
 from CrossMRLib.model.weights import save_weights
 from CrossMRLib.pairing import identity_pairing, pair_slices
@@ -45,6 +45,40 @@ def test_nearest_scribbled_slice_per_organ():
     assert out[:, 0].tolist() == [1, 1, 4, 4]
     assert out[:, 2].tolist() == [3, 3, 3, 3]
     assert (out[:, [1, 3]] == -1).all()
+
+
+def test_scribbled_presence_holds_within_half_a_slice_and_never_under_the_fallback():
+    has = np.zeros((5, 4), bool)
+    has[2, 1] = has[3, 0] = True
+    out = scribbled_presence(has, np.array([2, 2, 3, 3]), np.array([0.0, 3.1, 2.9, np.nan]), 3.0)
+    assert out.tolist() == [[False, True, False, False], [False, False, False, False],
+                            [True, False, False, False], [False, False, False, False]]
+
+
+def test_an_organ_scribbled_on_a_targets_position_is_present_whatever_its_score(tmp_path):
+    """The user drew the organ there: a low presence score must not drop it from that slice."""
+    torch.manual_seed(0)
+    path = tmp_path / "strict.pt"
+    save_weights(CrossMRNet(TINY), path, {"presence_thresholds": [0.999] * 4})
+    strict = CrossMRModelMethod(weights=path, threads=1, fast=True)
+    ref = _series("ref", (6, 40, 48), (4.0, 4.0, 6.0), 0)
+    scr = _scribbles(ref.shape)
+    moved = Series(_series("t", ref.shape, (4.0, 4.0, 6.0), 1).array,
+                   make_ijk_to_ras((4.0, 4.0, 6.0), (0, 0, 4.0)), "moved")  # slice k lies 2 mm from reference k + 1
+    for target, liver_slice, kidney_slice in ((ref, 2, 4), (moved, 1, 3)):
+        pairing = identity_pairing(ref) if target is ref else pair_slices(ref, target)
+        presence = torch.cat([q for _, _, _, q in strict.slice_outputs(ref, scr, target, pairing)])
+        assert presence[liver_slice, 0] == 1.0 and presence[kidney_slice, 2] == 1.0
+        others = [k for k in range(6) if k != liver_slice]
+        assert (presence[others, 0] < 1.0).all() and (presence[:, [1, 3]] == 0).all()
+
+
+def test_the_users_strokes_are_labelled_as_drawn_on_the_reference_series(method):
+    ref = _series("ref", (6, 40, 48), (4.0, 4.0, 6.0), 0)
+    scr = _scribbles(ref.shape)
+    scr[2, 20, 10:30] = 3  # a stroke the network could never guess
+    out = method.segment_target(ref, scr, ref, identity_pairing(ref))
+    assert np.array_equal(out[scr > 0], scr[scr > 0])
 
 
 def test_thin_scribbles_survive_downsampling():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from CrossMRLib.postprocess import keep_components_near_seeds
+from CrossMRLib.postprocess import keep_components_near_seeds, keep_strokes
 
 
 def two_pieces():
@@ -37,3 +37,14 @@ def test_without_seeds_the_largest_piece_stays_and_other_organs_are_untouched():
     labels[0, 0:3, 0:3] = 1
     out = keep_components_near_seeds(labels, np.zeros_like(labels), (5.0, 1.0, 1.0))
     assert out[15, 25, 25] == 2 and out[4, 8, 8] == 0 and (out[0, 0:3, 0:3] == 1).all()
+
+
+def test_strokes_override_the_prediction_and_leave_the_rest_alone():
+    labels = two_pieces()
+    strokes = np.zeros_like(labels)
+    strokes[3, 6, 5:12] = 1  # liver painted across the predicted kidney
+    strokes[15, 2, 2:6] = 4  # spleen where nothing was predicted
+    out = keep_strokes(labels, strokes)
+    assert (out[3, 6, 5:12] == 1).all() and (out[15, 2, 2:6] == 4).all()
+    untouched = strokes == 0
+    assert np.array_equal(out[untouched], labels[untouched]) and (labels[3, 6, 5:12] == 2).all()

@@ -58,6 +58,15 @@ def _sharpening(report: dict) -> str:
             "`CrossMRLib/model/refine.py`), ")
 
 
+def _boundary(meta: dict) -> str:
+    """The --boundary-weight recorded in the training command, as loss text ('' when off)."""
+    words = str(meta.get("command", "")).split()
+    if "--boundary-weight" not in words:
+        return ""
+    weight = float(words[words.index("--boundary-weight") + 1])
+    return f" (mask pixels next to an organ boundary counted {1 + weight:g} times, `--boundary-weight {weight:g}`)" if weight else ""
+
+
 def _averaging(meta: dict) -> str:
     decay = meta.get("ema_decay")
     if not decay:
@@ -94,7 +103,8 @@ def main() -> int:
 - Inference (metrics below): {report.get('model_passes', 1)} pass(es) per target slice at sub-pixel shifts, probabilities
   averaged, {_sharpening(report)}then each slice averaged with its neighbours (weight {NEIGHBOUR_WEIGHT} each) before the
   presence thresholds and the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`:
-  one pass).
+  one pass). An organ scribbled on the reference slice at a target slice's position (within half a slice)
+  counts as present there whatever its score, and on the reference's grid the strokes keep their organ.
 
 ## Training
 - Command (from scratch, seeded; run again to resume from `<out>/last.pt`), then copy `crossmr_model.pt` and its
@@ -123,15 +133,15 @@ def main() -> int:
 - Generated cross-contrast pairs: the target slice is resampled into the reference slice's in-plane frame
   (series differ in field of view, pixel size and flips); inference does the same and maps masks back.
 - Loss: organ-specific Hungarian matching (cost BCE 2 + Dice 2 + 2 x -sigmoid(score), infinite across organs),
-  BCE 2.5 + Dice 2.5 on matched queries, score BCE 2.0 on every query of a scribbled organ, organ presence
+  BCE 2.5{_boundary(meta)} + Dice 2.5 on matched queries, score BCE 2.0 on every query of a scribbled organ, organ presence
   BCE 2.0 on the best query's score (absent organ -> empty), deep supervision on every layer.
 
 ## Presence thresholds (calibrated after training by the same command)
 Per organ, the presence score below which the organ is left out of a slice: {_thresholds(meta)}. Chosen to
 maximise each organ's mean 3D DSC on generated studies seeds {meta.get('calibration', {}).get('seeds', '?')}
 (used neither for training nor for evaluation; T1w dense and sparse scribbles, all five contrasts as targets,
-the users' inference path at the commit above without the edge sharpening, which does not change presence
-scores), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
+the users' inference path at the commit above, with scribbled slices counted as present, without the edge
+sharpening, which does not change presence scores), from candidates {list(meta.get('calibration', {}).get('mean_dice', {}))}.
 
 ## Metrics (train/evaluate.py; DSC / NSD, NSD tolerance liver 5 mm, kidneys and spleen 3 mm)
 Weights evaluated: sha256 `{report.get('sha256', '?')}`.

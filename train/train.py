@@ -58,6 +58,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="export an exponential moving average of the weights (e.g. 0.999); the last step's "
                         "weights go beside --export as <name>_last_step.pt (not calibrated)")
+    p.add_argument("--boundary-weight", type=float, default=0.0, metavar="W",
+                   help="count mask pixels next to an organ boundary 1 + W times in the BCE (0: off)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
@@ -65,6 +67,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --minutes and/or --steps")
     if not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
+    if args.boundary_weight < 0:
+        p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
     return args
 
 
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.phantoms} phantoms), protocol {args.protocol}, world {torch.distributed.get_world_size() if distributed else 1}")
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
-                             log_every=args.log_every, ema_decay=args.ema, model=ModelConfig(input_size=args.size))
+                             log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
+                             model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}

@@ -15,10 +15,11 @@ from ..pairing import SlicePairing
 from ..series import Series
 from ..grids import carry_labels
 from ..model.inference import (SHIFTS_PX, TokenCache, iter_slice_outputs, nearest_scribbled, prepare_images,
-                               prepare_scribbles, resize_normalized, smoothed_labels)
+                               prepare_scribbles, resize_normalized, scribbled_presence, smoothed_labels,
+                               with_scribbled_presence)
 from ..model.refine import radius_pixels, refined_outputs
 from ..preprocess import normalize_intensity
-from ..postprocess import keep_components_near_seeds
+from ..postprocess import keep_components_near_seeds, keep_strokes
 from ..model.geometry import frame_theta, is_identity
 from ..model.weights import WEIGHTS_FILE, load_weights
 
@@ -103,7 +104,8 @@ class CrossMRModelMethod:
                       cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
         """The network's per-batch (start, stop, probabilities, presence) on `target`'s grid, before the
         presence thresholds and the clean-up (see `iter_slice_outputs`), sharpened along the target's edges
-        unless refine=False."""
+        unless refine=False. Presence is 1 on target slices within half a reference slice of a slice the
+        user scribbled the organ on (`scribbled_presence`)."""
         scribbles = np.asarray(scribbles)
         if scribbles.shape != reference.shape:
             raise InputError(f"scribbles shape {scribbles.shape} differs from the reference '{reference.name}' "
@@ -112,22 +114,28 @@ class CrossMRModelMethod:
             raise InputError(f"pairing has {len(pairing.reference_index)} rows but '{target.name}' has "
                              f"{target.num_slices} slices; pair the series again")
         cache = self._reference_cache(reference, scribbles)
-        organ_slices = nearest_scribbled(np.asarray(pairing.reference_index),
-                                         cache.scribbles.flatten(2).any(-1).numpy())
+        has_scribble = cache.scribbles.flatten(2).any(-1).numpy()
+        organ_slices = nearest_scribbled(np.asarray(pairing.reference_index), has_scribble)
+        scribbled = scribbled_presence(has_scribble, pairing.reference_index, pairing.distance_mm,
+                                       0.5 * float(reference.spacing[2]))
         normalized = normalize_intensity(target.array)
         to_ref, to_tgt = (self._frames(reference, target, np.asarray(pairing.reference_index))
                           if pairing.rule == "position" else (None, None))  # no usable geometry: resize only
         outputs = iter_slice_outputs(self.model, cache, resize_normalized(normalized, self.size), organ_slices,
                                      target.shape[1:], cancel, to_ref, to_tgt, self.shifts)
+        outputs = with_scribbled_presence(outputs, scribbled)
         if not self.refine:
             return outputs
         return refined_outputs(outputs, normalized, radius_pixels(target.spacing[1::-1]))
 
     def clean(self, labels: np.ndarray, reference: Series, scribbles: np.ndarray, target: Series,
               pairing: SlicePairing) -> np.ndarray:
-        """Keep only the predicted pieces near the scribbles carried onto `target` (unless clean_up=False)."""
-        if not self.clean_up:
-            return labels
-        seeds = carry_labels(np.asarray(scribbles), reference, target, pairing,
-                             max_distance_mm=float(reference.spacing[2]))
-        return keep_components_near_seeds(labels, seeds, target.spacing[::-1])
+        """Keep only the predicted pieces near the scribbles carried onto `target` (unless clean_up=False);
+        on the reference series itself (same grid), the user's strokes are labelled as drawn."""
+        if self.clean_up:
+            seeds = carry_labels(np.asarray(scribbles), reference, target, pairing,
+                                 max_distance_mm=float(reference.spacing[2]))
+            labels = keep_components_near_seeds(labels, seeds, target.spacing[::-1])
+        if target.shape == reference.shape and np.allclose(target.ijk_to_ras, reference.ijk_to_ras, atol=1e-4):
+            labels = keep_strokes(labels, np.asarray(scribbles))
+        return labels

@@ -1,6 +1,9 @@
 """Batched slice-pair inference: reference tokens are computed once per reference slice and reused for
 every target slice paired with it (and across calls, through `TokenCache`).
 
+Where the user scribbled an organ on the target slice's own position (`scribbled_presence`), the organ
+counts as present whatever the network's presence score: the user has said it is there.
+
 Two steps sharpen the network's coarse (stride-2) masks without retraining: each target slice is run
 at a few sub-pixel shifts and the probabilities are averaged (`SHIFTS_PX`), and each slice's
 probabilities are averaged with its neighbours' in the series (`smoothed_labels`). The shift pattern and
@@ -60,6 +63,23 @@ def nearest_scribbled(reference_index: np.ndarray, has_scribble: np.ndarray) -> 
             nearest = np.abs(np.asarray(reference_index)[:, None] - slices[None]).argmin(1)
             out[:, o] = slices[nearest]
     return out
+
+
+def scribbled_presence(has_scribble: np.ndarray, reference_index: np.ndarray, distance_mm: np.ndarray,
+                       max_distance_mm: float) -> np.ndarray:
+    """(Kt, O) bool: target slices paired with a reference slice that has scribbles of the organ, at most
+    `max_distance_mm` away (never under the relative-order fallback, whose distances are NaN).
+    `has_scribble` (Kr, O)."""
+    near = np.asarray(distance_mm, dtype=float) <= max_distance_mm  # NaN compares False
+    return np.asarray(has_scribble, bool)[np.asarray(reference_index)] & near[:, None]
+
+
+def with_scribbled_presence(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor]], scribbled: np.ndarray
+                            ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """`iter_slice_outputs` batches with presence 1 where `scribbled` (Kt, O) is set."""
+    forced = torch.from_numpy(np.asarray(scribbled, bool))
+    for start, stop, probs, presence in outputs:
+        yield start, stop, probs, torch.where(forced[start:stop], torch.ones_like(presence), presence)
 
 
 class TokenCache:

@@ -40,6 +40,7 @@ class TrainSettings:
     checkpoint_minutes: float = 3.0
     log_every: int = 20
     ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
+    boundary_weight: float = 0.0  # > 0: BCE counts pixels next to an organ boundary 1 + this many times
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -110,7 +111,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         batch = sampler.batch(settings.batch)
         model.train()
         preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
-        loss, parts = crossmr_loss(preds, valid, batch["masks"])
+        loss, parts = crossmr_loss(preds, valid, batch["masks"], settings.boundary_weight)
         backward_step(loss, model, optimizer, max_norm=1.0)
         if average is not None:
             average.update(model)
