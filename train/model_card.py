@@ -64,7 +64,9 @@ def _boundary(meta: dict) -> str:
     if "--boundary-weight" not in words:
         return ""
     weight = float(words[words.index("--boundary-weight") + 1])
-    return f" (mask pixels next to an organ boundary counted {1 + weight:g} times, `--boundary-weight {weight:g}`)" if weight else ""
+    if not weight:
+        return ""
+    return f" (mask pixels next to an organ boundary counted {1 + weight:g} times, `--boundary-weight {weight:g}`)"
 
 
 def _averaging(meta: dict) -> str:

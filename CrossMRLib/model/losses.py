@@ -42,13 +42,14 @@ def weighted_bce(logits: torch.Tensor, truth: torch.Tensor, band: torch.Tensor |
     return (losses * weight).sum() / weight.sum()
 
 
-def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor,
-               present: torch.Tensor | None = None, boundary_weight: float = 0.0) -> dict[str, torch.Tensor]:
+def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: torch.Tensor | None = None,
+               boundary_weight: float = 0.0, bands: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Loss of one decoder layer.
 
     `valid` (B, O): organs with reference scribbles (only those are supervised). `targets` (B, O, H, W):
     the organ masks in the target slice (all zero when the organ is absent). Every query of a valid organ
     gets a score target (1 for its matched query, 0 otherwise): absent organs learn to score low.
+    `bands` (B, O, H, W) bool, at mask resolution: pixels whose BCE counts 1 + `boundary_weight` times.
     """
     masks, scores = pred["masks"], pred["scores"]
     if targets.shape[-2:] != masks.shape[-2:]:  # supervise at mask resolution (soft, area-averaged targets)
@@ -71,9 +72,8 @@ def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor,
     if chosen:
         # one gather (a per-match index would build a full-size gradient for every match)
         logits = masks[index].flatten(1)
-        truth_maps = targets[index[:2]].float()
-        truth = truth_maps.flatten(1)
-        band = boundary_band(truth_maps).flatten(1) if boundary_weight > 0 else None
+        truth = targets[index[:2]].float().flatten(1)
+        band = None if bands is None else bands[index[:2]].flatten(1)
         bce = weighted_bce(logits, truth, band, boundary_weight)
         dice = dice_loss(logits, truth)
     else:
@@ -88,8 +88,10 @@ def crossmr_loss(preds: list[dict], valid: torch.Tensor, targets: torch.Tensor, 
     parts: dict[str, float] = {}
     present = targets.flatten(2).any(-1)
     small = F.interpolate(targets.float(), size=preds[0]["masks"].shape[-2:], mode="area")
+    # the same targets for every layer: their boundary bands once
+    bands = boundary_band(small.flatten(0, 1)).view_as(small) if boundary_weight > 0 else None
     for i, pred in enumerate(preds):
-        terms = layer_loss(pred, valid, small, present, boundary_weight)
+        terms = layer_loss(pred, valid, small, present, boundary_weight, bands)
         total = total + (WEIGHT_BCE * terms["bce"] + WEIGHT_DICE * terms["dice"] + WEIGHT_SCORE * terms["score"]
                          + WEIGHT_PRESENCE * terms["presence"])
         if i == len(preds) - 1:
