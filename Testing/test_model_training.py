@@ -147,6 +147,30 @@ def test_the_weight_average_moves_by_one_minus_the_decay_after_its_warm_up():
     assert not average.model.weight.requires_grad
 
 
+def test_t1w_reference_share_makes_t1w_the_usual_reference_and_zero_keeps_the_old_draws():
+    """--t1w-reference-share P: T1w (the series users scribble) is the reference of P of the pairs plus its
+    uniform share of the rest; 0 draws exactly as before, so the shipped command still reproduces its weights."""
+    blob = blob_volume(5)
+    vol = Volume("two", {"t1w": blob.images["t"], "t2w": 1 - blob.images["t"]}, {c: blob.labels["t"] for c in ("t1w", "t2w")},
+                 {c: blob.positions["t"] for c in ("t1w", "t2w")}, blob.spacing)
+
+    def t1w_share(share: float) -> float:
+        sampler = PairSampler([vol], 64, seed=7, t1w_reference_share=share)
+        return float(np.mean([sampler._contrasts(vol)[0] == "t1w" for _ in range(4000)]))
+
+    assert abs(t1w_share(0.0) - 0.5) < 0.03
+    assert abs(t1w_share(0.5) - 0.75) < 0.03
+    assert t1w_share(1.0) == 1.0
+    default, zero = PairSampler([vol], 64, seed=7), PairSampler([vol], 64, seed=7, t1w_reference_share=0.0)
+    assert all(default._contrasts(vol) == zero._contrasts(vol) for _ in range(200))
+    try:
+        PairSampler([vol], 64, t1w_reference_share=1.5)
+    except ValueError as exc:
+        assert "t1w_reference_share" in str(exc)
+    else:
+        raise AssertionError("a share above 1 was accepted")
+
+
 def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path):
     """train.py --ema on a run folder written without --ema: a one-line error naming the fix, no traceback."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

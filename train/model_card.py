@@ -58,15 +58,27 @@ def _sharpening(report: dict) -> str:
             "`CrossMRLib/model/refine.py`), ")
 
 
+def _flag(meta: dict, name: str) -> float:
+    """The value of a numeric flag in the recorded training command (0 when absent)."""
+    words = str(meta.get("command", "")).split()
+    return float(words[words.index(name) + 1]) if name in words else 0.0
+
+
 def _boundary(meta: dict) -> str:
     """The --boundary-weight recorded in the training command, as loss text ('' when off)."""
-    words = str(meta.get("command", "")).split()
-    if "--boundary-weight" not in words:
-        return ""
-    weight = float(words[words.index("--boundary-weight") + 1])
+    weight = _flag(meta, "--boundary-weight")
     if not weight:
         return ""
     return f" (mask pixels next to an organ boundary counted {1 + weight:g} times, `--boundary-weight {weight:g}`)"
+
+
+def _references(meta: dict) -> str:
+    """Which contrast generated pairs take their reference from, per the recorded --t1w-reference-share."""
+    share = _flag(meta, "--t1w-reference-share")
+    if not share:
+        return "reference and target contrasts drawn uniformly"
+    return (f"the reference is T1w in {100 * share:g} % of them (`--t1w-reference-share {share:g}`), otherwise "
+            "drawn uniformly like the target")
 
 
 def _averaging(meta: dict) -> str:
@@ -132,7 +144,7 @@ def main() -> int:
 - Pairs: reference slice + synthetic scribbles -> the same, a neighbouring or a slice up to 8 away (organs may be
   absent); 15 % of pairs aim 1-5 slices past a scribbled organ's end (the organ must come out empty), heavy target-like contrast augmentation (MONAI: monotone and non-monotone intensity remaps, per-organ
   contrast, inversion, gamma, bias field, Gibbs, noise, blur, DWI-like down-sampling), small geometric offsets.
-- Generated cross-contrast pairs: the target slice is resampled into the reference slice's in-plane frame
+- Generated pairs: {_references(meta)}; the target slice of a cross-contrast pair is resampled into the reference slice's in-plane frame
   (series differ in field of view, pixel size and flips); inference does the same and maps masks back.
 - Loss: organ-specific Hungarian matching (cost BCE 2 + Dice 2 + 2 x -sigmoid(score), infinite across organs),
   BCE 2.5{_boundary(meta)} + Dice 2.5 on matched queries, score BCE 2.0 on every query of a scribbled organ, organ presence

@@ -60,6 +60,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "weights go beside --export as <name>_last_step.pt (not calibrated)")
     p.add_argument("--boundary-weight", type=float, default=0.0, metavar="W",
                    help="count mask pixels next to an organ boundary 1 + W times in the BCE (0: off)")
+    p.add_argument("--t1w-reference-share", type=float, default=0.0, metavar="P",
+                   help="share of generated pairs whose reference is T1w, the series users usually scribble "
+                        "(0: the reference contrast is drawn uniformly)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
@@ -69,6 +72,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
     if args.boundary_weight < 0:
         p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
+    if not 0.0 <= args.t1w_reference_share <= 1.0:
+        p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
     return args
 
 
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
+                             t1w_reference_share=args.t1w_reference_share,
                              model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),

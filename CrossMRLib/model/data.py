@@ -114,10 +114,15 @@ class PairSampler:
     """Draws augmented training pairs from volumes; seeded, so a run can be reproduced."""
 
     def __init__(self, volumes: list[Volume], size: int = 128, seed: int = 0, protocol: str = "all-labels",
-                 strength: float = 1.0) -> None:
+                 strength: float = 1.0, t1w_reference_share: float = 0.0) -> None:
+        """`t1w_reference_share`: the share of multi-contrast pairs whose reference is T1w (the series users
+        usually scribble); the other pairs draw the reference contrast uniformly. 0: uniform throughout."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
+        if not 0.0 <= t1w_reference_share <= 1.0:
+            raise ValueError(f"t1w_reference_share must be in [0, 1], got {t1w_reference_share}")
         self.volumes, self.size, self.protocol = volumes, size, protocol
+        self.t1w_reference_share = t1w_reference_share
         self.rng = np.random.default_rng(seed)
         self.augment = PairAugmenter(seed, strength)
 
@@ -127,6 +132,8 @@ class PairSampler:
             return names[0], names[0]
         if self.protocol == "reference-only":
             return "t1w", "t1w"
+        if self.t1w_reference_share > 0 and "t1w" in names and self.rng.random() < self.t1w_reference_share:
+            return "t1w", names[self.rng.integers(len(names))]
         return names[self.rng.integers(len(names))], names[self.rng.integers(len(names))]
 
     def _slices(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:

@@ -41,6 +41,7 @@ class TrainSettings:
     log_every: int = 20
     ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
     boundary_weight: float = 0.0  # > 0: BCE counts pixels next to an organ boundary 1 + this many times
+    t1w_reference_share: float = 0.0  # share of generated pairs with a T1w reference (0: uniform contrasts)
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -82,7 +83,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     torch.manual_seed(settings.seed)
     model = CrossMRNet(settings.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol)
+    sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol,
+                          t1w_reference_share=settings.t1w_reference_share)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay > 0 else None
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
