@@ -1,4 +1,4 @@
-"""Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo).
+"""Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo, or on one CUDA GPU).
 
 Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each, a step budget so that
 the command reproduces the weights:
@@ -8,6 +8,8 @@ the command reproduces the weights:
 far faster than two threads in one process.)
 --ema 0.999 exports an exponential moving average of the weights instead of the last step's (which goes beside
 it as <name>_last_step.pt).
+On a CUDA GPU (one process; N processes draw the pairs): .venv/bin/python train/train.py --device cuda \
+    --workers 14 --threads 1 --batch 64 ... (docs/architecture.md, "Training on a GPU").
 Resumable: run the same command again and it continues from <out>/last.pt.
 DDP: torchrun --nproc_per_node 2 train/train.py --steps 20 --out runs/ddp
 """
@@ -63,6 +65,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--t1w-reference-share", type=float, default=0.0, metavar="P",
                    help="share of generated pairs whose reference is T1w, the series users usually scribble "
                         "(0: the reference contrast is drawn uniformly)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="cuda: train on the GPU, one process (pair with --workers)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="draw training pairs (and generate uncached phantoms) in this many processes (0: in the "
+                        "training process)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
@@ -72,6 +79,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
     if args.boundary_weight < 0:
         p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
+    if args.workers < 0:
+        p.error(f"--workers must be 0 or more (0: draw pairs in the training process), got {args.workers}")
     if not 0.0 <= args.t1w_reference_share <= 1.0:
         p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
     return args
@@ -92,9 +101,25 @@ def calibrate_export(path: Path, log) -> None:
     log(f"presence thresholds {result['presence_thresholds']}; wrote {path} (sha256 {sha})")
 
 
+def load_phantoms(count: int, size: int, cache: Path, processes: int) -> list:
+    """The training phantoms (seeds 1000+), generated in `processes` processes where not cached yet."""
+    seeds = [PHANTOM_TRAIN_SEED0 + i for i in range(count)]
+    if processes <= 1 or count <= 1:
+        return [phantom_volume(seed, size, cache) for seed in seeds]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawned, not forked: a child forked after torch ran multi-threaded hangs in its first parallel op
+    with ProcessPoolExecutor(min(processes, count), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(phantom_volume, seeds, [size] * count, [cache] * count))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matrix products: fp32 range, ~10-bit mantissa
+        torch.backends.cudnn.allow_tf32 = True
     distributed = init_distributed()
     rank = torch.distributed.get_rank() if distributed else 0
     log_file = Path(args.out) / "train.log"
@@ -112,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         chaos = load_chaos(TRAIN_SUBJECTS, args.size, args.chaos)
         # real data drawn about as often as all generated studies together (repeats share memory)
         volumes += chaos * max(1, round(args.phantoms / len(chaos)))
-    for i in range(args.phantoms):
-        volumes.append(phantom_volume(PHANTOM_TRAIN_SEED0 + i, args.size, args.cache))
+    volumes += load_phantoms(args.phantoms, args.size, args.cache, args.workers)
     if not volumes:
         raise SystemExit("no training data: drop --no-chaos or add --phantoms")
     log(f"training on {len(volumes)} volume draws ({'no CHAOS' if args.no_chaos else 'CHAOS ' + ','.join(TRAIN_SUBJECTS)}; "
@@ -121,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
-                             t1w_reference_share=args.t1w_reference_share,
+                             t1w_reference_share=args.t1w_reference_share, device=args.device, workers=args.workers,
                              model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),

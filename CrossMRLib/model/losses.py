@@ -61,7 +61,7 @@ def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: 
     for b in range(masks.shape[0]):
         organs = present[b].nonzero().flatten().tolist()
         chosen += [(b, organ, query) for organ, query in match_sample(masks[b], targets[b], organs, scores[b])]
-    index = torch.tensor(chosen, dtype=torch.long).reshape(-1, 3).unbind(1)
+    index = torch.tensor(chosen, dtype=torch.long, device=masks.device).reshape(-1, 3).unbind(1)
     score_targets[index] = 1.0
     score_weight = valid[..., None].expand_as(scores).float()
     score = F.binary_cross_entropy_with_logits(scores, score_targets, weight=score_weight, reduction="sum")

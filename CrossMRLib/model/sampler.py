@@ -18,6 +18,8 @@ def choose_points(scribbles: torch.Tensor, num_points: int,
     With a generator the points are random (training); without one they are evenly spaced along the
     scribble pixels in raster order, so inference is deterministic.
     """
+    device = scribbles.device
+    scribbles = scribbles.cpu()  # the per-organ picks loop in Python (and the generator is a CPU one)
     b, o, h, w = scribbles.shape
     coords = torch.full((b, o, num_points, 2), 0.5)
     valid = scribbles.flatten(2).any(-1)
@@ -33,7 +35,7 @@ def choose_points(scribbles: torch.Tensor, num_points: int,
                 pick = idx[torch.linspace(0, len(idx) - 1, num_points).round().long()]
             coords[bi, oi, :, 0] = ((pick % w).float() + 0.5) / w
             coords[bi, oi, :, 1] = ((pick // w).float() + 0.5) / h
-    return coords, valid
+    return coords.to(device), valid.to(device)
 
 
 class VisualSampler(nn.Module):
@@ -60,8 +62,8 @@ class VisualSampler(nn.Module):
         weights = scribbles.float()
         area = weights.flatten(2).sum(-1).clamp(min=1.0)  # (B, O)
         h, w = scribbles.shape[-2:]
-        ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h
-        xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w
+        ys = (torch.arange(h, dtype=torch.float32, device=weights.device) + 0.5) / h
+        xs = (torch.arange(w, dtype=torch.float32, device=weights.device) + 0.5) / w
         centroid = torch.stack([(weights.sum(-2) * xs).sum(-1) / area, (weights.sum(-1) * ys).sum(-1) / area], -1)
         all_coords = torch.cat([coords, centroid[:, :, None]], dim=2)  # (B, O, P+1, 2)
         pos = self.pos(sine_encoding(all_coords, self.dim))

@@ -1,5 +1,6 @@
 """The training loop (used by train/train.py and the tests): seeded, time- or step-budgeted, resumable,
-DistributedDataParallel-ready (gloo on CPU) with checkpoints written periodically and atomically."""
+DistributedDataParallel-ready (gloo on CPU) or on one CUDA GPU, with checkpoints written periodically and
+atomically."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..errors import InputError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig
 from .data import PairSampler, Volume
 from .ema import WeightAverage
 from .losses import crossmr_loss
 from .network import CrossMRNet
+from .stream import batch_stream
 from .weights import save_weights
 
 
@@ -42,6 +45,8 @@ class TrainSettings:
     ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
     boundary_weight: float = 0.0  # > 0: BCE counts pixels next to an organ boundary 1 + this many times
     t1w_reference_share: float = 0.0  # share of generated pairs with a T1w reference (0: uniform contrasts)
+    device: str = "cpu"  # "cuda": one process on the GPU (not under torchrun)
+    workers: int = 0  # > 0: pairs are drawn in this many DataLoader processes (fresh streams on resume)
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -78,10 +83,17 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
           export: Path | None = None, meta: dict | None = None) -> dict:
     """Train (or resume from `out_dir/last.pt`) and return {"steps", "history", "minutes"}."""
     rank, world = _rank()
+    device = torch.device(settings.device)
+    if device.type == "cuda" and world > 1:
+        raise InputError("training on the GPU runs as one process: start train.py with python, not torchrun")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda, but this PyTorch sees no CUDA GPU: drop --device (trains on the CPU)")
+    if settings.workers < 0:
+        raise InputError(f"workers must be 0 or more (0: draw pairs in the training process), got {settings.workers}")
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    model = CrossMRNet(settings.model)
+    model = CrossMRNet(settings.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol,
                           t1w_reference_share=settings.t1w_reference_share)
@@ -97,6 +109,11 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
     generator = torch.Generator().manual_seed(settings.seed * 7919 + rank + step)
+    stream = None
+    if settings.workers > 0:  # seeds apart from the in-process sampler's; a resume draws fresh streams
+        stream = batch_stream(volumes, settings.model.input_size, settings.batch,
+                              settings.seed * 1000 + 500 + 97 * step + rank * settings.workers, settings.protocol,
+                              settings.t1w_reference_share, settings.workers, pin_memory=device.type == "cuda")
     start, last_ckpt = time.time() - elapsed, time.time()
     window: list[float] = []
     while True:
@@ -110,7 +127,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
             break
         for group in optimizer.param_groups:
             group["lr"] = _lr(settings, step, progress)
-        batch = sampler.batch(settings.batch)
+        batch = sampler.batch(settings.batch) if stream is None else next(stream)
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         model.train()
         preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
         loss, parts = crossmr_loss(preds, valid, batch["masks"], settings.boundary_weight)

@@ -33,7 +33,7 @@ def save_weights(model: CrossMRNet, path: Path, meta: dict | None = None) -> str
     """Write fp16 weights + config (+ JSON-like meta) and the sha256 sidecar; returns the sha256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.half() if v.is_floating_point() else v).cpu().contiguous() for k, v in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save({"format": "crossmr-weights-1", "config": model.config.to_dict(), "state": state,
                 "meta": dict(meta or {})}, buffer)
