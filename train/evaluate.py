@@ -203,6 +203,11 @@ SETUP = """## Setup
   generated T2w 0.938, DWI 0.931, in-phase 0.902, opposed 0.880 (right kidney 0.826), against the shipped
   0.916, 0.888, 0.944, 0.930, 0.916, 0.896: drawing T1w references more often did not help the T1w -> opposed
   pairs it was meant for, one run only.
+- Longer training (`--steps 9000`, otherwise the shipped command; `--out runs/s9000`, 91.6 min on a machine
+  shared with other jobs + 3.0 min calibration, thresholds 0.8 / 0.6 / 0.6 / 0.85, sha256 890631e8…, not
+  shipped), evaluated at e4ad22b: CHAOS dense 0.907 (left kidney 0.883), sparse 0.898, generated T2w 0.948,
+  DWI 0.932, in-phase 0.908, opposed 0.887, against the shipped 0.916, 0.888, 0.944, 0.930, 0.916, 0.896:
+  1600 more steps did not help the two rows short of their targets, one run only.
 """
 
 
