@@ -79,8 +79,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
     if args.boundary_weight < 0:
         p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
-    if args.workers < 0:
-        p.error(f"--workers must be 0 or more (0: draw pairs in the training process), got {args.workers}")
     if not 0.0 <= args.t1w_reference_share <= 1.0:
         p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
     return args
