@@ -9,7 +9,7 @@ import torch
 from CrossMRLib.model.config import ModelConfig
 from CrossMRLib.model.decoder import DecoderLayer
 from CrossMRLib.model.losses import boundary_band, crossmr_loss
-from CrossMRLib.model.matching import match_sample, organ_cost_matrix
+from CrossMRLib.model.matching import match_batch, match_sample, organ_cost_matrix
 from CrossMRLib.model.network import CrossMRNet, probabilities_to_labels, select_outputs
 from CrossMRLib.model.sampler import choose_points
 
@@ -122,8 +122,30 @@ def test_matching_never_assigns_across_organs():
         pairs = match_sample(masks, targets, organs, scores if trial % 2 else None)
         assert sorted(o for o, _ in pairs) == organs
         assert all(0 <= q < 3 for _, q in pairs)
-    cost = organ_cost_matrix(torch.randn(6, 4), torch.rand(2, 4), np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1]))
+    cost = organ_cost_matrix(np.random.default_rng(0).random((2, 3)), [0, 1])  # 2 organs x 3 queries
     assert np.isinf(cost[:3, 1]).all() and np.isinf(cost[3:, 0]).all() and np.isfinite(cost[:3, 0]).all()
+
+
+def test_batch_matching_picks_each_organs_cheapest_own_query():
+    """The whole-batch matching (one host copy per layer) equals matching every sample on its own with the
+    pairwise 2 BCE + 2 Dice - 2 sigmoid(score) cost: with one mask per organ, each present organ gets the
+    cheapest of its own queries."""
+    rng = torch.Generator().manual_seed(1)
+    masks = torch.randn(6, 4, 5, 8, 8, generator=rng) * 3
+    targets = (torch.rand(6, 4, 8, 8, generator=rng) > 0.6).float()
+    present = torch.rand(6, 4, generator=rng) > 0.3
+    scores = torch.randn(6, 4, 5, generator=rng)
+    expected = []
+    for b in range(6):
+        for organ in present[b].nonzero().flatten().tolist():
+            logits, truth = masks[b, organ].flatten(1), targets[b, organ].flatten()
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, truth.expand_as(logits), reduction="none").mean(1)
+            probs = logits.sigmoid()
+            dice = 1 - (2 * probs @ truth + 1) / (probs.sum(1) + truth.sum() + 1)
+            expected.append((b, organ, int((2 * bce + 2 * dice - 2 * scores[b, organ].sigmoid()).argmin())))
+    assert sorted(match_batch(masks, targets, present, scores)) == sorted(expected)
+    assert match_batch(masks, targets, torch.zeros(6, 4, dtype=torch.bool), scores) == []
 
 
 def test_loss_trains_absent_organs_to_score_low(net):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .matching import match_sample
+from .matching import match_batch
 
 WEIGHT_BCE = 2.5
 WEIGHT_DICE = 2.5
@@ -57,10 +57,7 @@ def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: 
         targets = F.interpolate(targets.float(), size=masks.shape[-2:], mode="area")
     present = (targets.flatten(2).any(-1) if present is None else present) & valid
     score_targets = torch.zeros_like(scores)
-    chosen: list[tuple[int, int, int]] = []  # (sample, organ, query)
-    for b in range(masks.shape[0]):
-        organs = present[b].nonzero().flatten().tolist()
-        chosen += [(b, organ, query) for organ, query in match_sample(masks[b], targets[b], organs, scores[b])]
+    chosen = match_batch(masks, targets, present, scores)  # (sample, organ, query)
     index = torch.tensor(chosen, dtype=torch.long, device=masks.device).reshape(-1, 3).unbind(1)
     score_targets[index] = 1.0
     score_weight = valid[..., None].expand_as(scores).float()
