@@ -1,9 +1,10 @@
 """Organ-specific bipartite matching: queries may only be matched to the ground truth of their own organ.
 
-The costs of every query against its own organ's mask are computed for the whole batch at once and copied
-to the host once (`match_batch`); scipy's `linear_sum_assignment` then matches each sample on a cost
-matrix that is infinite wherever a query's organ differs from the mask's organ. One copy per decoder
-layer instead of one per sample keeps a GPU step from waiting on hundreds of small transfers.
+The costs of every query against its own organ's mask are computed on the device (on a GPU for the
+whole batch at once) and copied to the host once per batch (`match_batch`); scipy's
+`linear_sum_assignment` then matches each sample on a cost matrix that is infinite wherever a query's
+organ differs from the mask's organ. One copy per decoder layer instead of one per sample keeps a GPU step
+from waiting on hundreds of small transfers (`train/bench_matching.py`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def match_batch(masks: torch.Tensor, targets: torch.Tensor, present: torch.Tenso
 
     `masks` (B, O, N, h, w) logits; `targets` (B, O, h, w) masks at mask resolution; `present` (B, O) bool,
     the organs to match; `scores` (B, O, N) optional score logits."""
-    costs = own_organ_costs(masks, targets, scores).cpu().double().numpy()
+    # on a CPU one sample at a time keeps the temporaries in cache (the whole batch at once is slower there)
+    chunk = masks.shape[0] if masks.is_cuda else 1
+    costs = torch.cat([own_organ_costs(masks[i:i + chunk], targets[i:i + chunk],
+                                       None if scores is None else scores[i:i + chunk])
+                       for i in range(0, masks.shape[0], chunk)]).cpu().double().numpy()
     organs = present.cpu().numpy()
     return [(b, organ, query) for b in range(len(costs))
             for organ, query in assign(costs[b], np.flatnonzero(organs[b]).tolist())]
