@@ -208,6 +208,13 @@ SETUP = """## Setup
   shipped), evaluated at e4ad22b: CHAOS dense 0.907 (left kidney 0.883), sparse 0.898, generated T2w 0.948,
   DWI 0.932, in-phase 0.908, opposed 0.887, against the shipped 0.916, 0.888, 0.944, 0.930, 0.916, 0.896:
   1600 more steps did not help the two rows short of their targets, one run only.
+- Input size 144 against 128 at an equal, smaller budget, trained on an H200 (two concurrent runs of
+  `python3 train/train.py --device cuda --workers 7 --threads 1 --steps 7400 --minutes 6.8 --batch 16 --lr 6e-4
+  --ema 0.999 --phantoms 24 --seed 1 --size S --no-calibrate`, each stopped by the 6.8-minute cap after 3321 /
+  3323 steps, 45% of the shipped recipe's pairs; calibrated here like `train.py` does, sha256 1dc9f5f8… (128)
+  and 22613013… (144), evaluated at dd8b822 with `--no-growcut`): CHAOS dense 0.905 / 0.898, sparse 0.870 /
+  0.874, generated T2w 0.915 / 0.920, DWI 0.906 / 0.912, in-phase 0.863 / 0.848, opposed 0.825 / 0.827 (128 /
+  144): the finer input did not help at that budget, one seed each.
 """
 
 

@@ -1,0 +1,102 @@
+"""Where a model's CHAOS validation errors sit, per organ: what the mask grid alone would cost, and how
+the model's error voxels split into missed slices, false slices, a 2-pixel band around the true edge
+(too small: FN, too large: FP) and farther away.
+
+    .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--threads 2]
+
+The grid ceiling: each true organ mask area-averaged onto the network's mask grid (half the input side),
+brought back bilinearly and thresholded at 0.5, i.e. a perfect network's masks before any sharpening.
+Voxel counts are pooled over the validation subjects (evaluate.py averages per subject instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
+from CrossMRLib.model.data import VAL_SUBJECTS, chaos_root  # noqa: E402
+from CrossMRLib.pairing import identity_pairing  # noqa: E402
+from evaluate import scribbles_for  # noqa: E402
+
+ORGANS = ("liver", "right kidney", "left kidney", "spleen")
+BAND_PX = 2
+
+
+def grid_ceiling_dice(truth: np.ndarray, side: int) -> tuple[float, float]:
+    """(overlap, size sum) of `truth` (K, J, I) bool against itself sent through a side x side grid."""
+    m = torch.from_numpy(truth.astype(np.float32))[:, None]
+    small = F.interpolate(m, size=(side, side), mode="area")
+    back = (F.interpolate(small, size=m.shape[-2:], mode="bilinear", align_corners=False) > 0.5)[:, 0].numpy()
+    return float((back & truth).sum()), float(back.sum() + truth.sum())
+
+
+def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Voxel counts of one organ's errors by kind (see the module docstring)."""
+    t_slices, p_slices = truth.reshape(len(truth), -1).any(1), pred.reshape(len(pred), -1).any(1)
+    missed = (t_slices & ~p_slices)[:, None, None] & truth
+    false = (p_slices & ~t_slices)[:, None, None] & pred
+    band = np.stack([ndimage.binary_dilation(t, iterations=BAND_PX) & ~ndimage.binary_erosion(t, iterations=BAND_PX)
+                     for t in truth])
+    rest = (truth ^ pred) & ~missed & ~false
+    near, far = rest & band, rest & ~band
+    return {"truth": truth.sum(), "pred": pred.sum(), "overlap": (truth & pred).sum(), "missed": missed.sum(),
+            "false": false.sum(), "near_fn": (near & truth).sum(), "near_fp": (near & pred).sum(),
+            "far_fn": (far & truth).sum(), "far_fp": (far & pred).sum()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
+    p.add_argument("--mode", choices=("dense", "sparse"), default="dense")
+    p.add_argument("--chaos", type=Path, default=chaos_root())
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="scribble seed (as evaluate.py)")
+    args = p.parse_args(argv)
+    if not (args.chaos / f"patient_{VAL_SUBJECTS[0]}").is_dir():
+        raise SystemExit(f"error_breakdown.py: no CHAOS data at {args.chaos}; pass --chaos")
+    from CrossMRLib.io.readers import read_series
+
+    method = CrossMRModelMethod(weights=args.weights, threads=args.threads)
+    side = method.size // 2
+    totals = {o: {} for o in range(1, 5)}
+    ceiling = {o: [0.0, 0.0] for o in range(1, 5)}
+    for s in VAL_SUBJECTS:
+        folder = args.chaos / f"patient_{s}" / "T2SPIR"
+        image = read_series(folder / "image.nii.gz")
+        truth = np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
+        scribbles, _ = scribbles_for(truth, image.spacing, args.mode, args.seed + int(s))
+        pred = method.segment_target(image, scribbles, image, identity_pairing(image))
+        for o in range(1, 5):
+            for key, value in error_kinds(truth == o, pred == o).items():
+                totals[o][key] = totals[o].get(key, 0.0) + float(value)
+            overlap, size = grid_ceiling_dice(truth == o, side)
+            ceiling[o][0] += overlap
+            ceiling[o][1] += size
+    print(f"CHAOS validation {' '.join(VAL_SUBJECTS)}, {args.mode} scribbles, weights sha256 "
+          f"{method.weights_sha256[:8]}; shares of each organ's error voxels (FN + FP)")
+    print(f"| organ | {side}x{side} grid ceiling DSC | model DSC | missed slices | false slices | "
+          f"within {BAND_PX} px of the edge: FN / FP | farther: FN / FP |")
+    print("|---|---|---|---|---|---|---|")
+    for o in range(1, 5):
+        t = totals[o]
+        errors = t["truth"] + t["pred"] - 2 * t["overlap"]
+        share = {k: t[k] / max(errors, 1.0) for k in ("missed", "false", "near_fn", "near_fp", "far_fn", "far_fp")}
+        print(f"| {ORGANS[o - 1]} | {2 * ceiling[o][0] / ceiling[o][1]:.3f} | {2 * t['overlap'] / (t['truth'] + t['pred']):.3f} "
+              f"| {share['missed']:.2f} | {share['false']:.2f} | {share['near_fn']:.2f} / {share['near_fp']:.2f} "
+              f"| {share['far_fn']:.2f} / {share['far_fp']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
