@@ -2,7 +2,7 @@
 the model's error voxels split into missed slices, false slices, a 2-pixel band around the true edge
 (too small: FN, too large: FP) and farther away.
 
-    .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--threads 2]
+    .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--no-refine] [--threads 2]
 
 The grid ceiling: each true organ mask area-averaged onto the network's mask grid (half the input side),
 brought back bilinearly and thresholded at 0.5, i.e. a perfect network's masks before any sharpening.
@@ -62,12 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chaos", type=Path, default=chaos_root())
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="scribble seed (as evaluate.py)")
+    p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
     args = p.parse_args(argv)
     if not (args.chaos / f"patient_{VAL_SUBJECTS[0]}").is_dir():
         raise SystemExit(f"error_breakdown.py: no CHAOS data at {args.chaos}; pass --chaos")
     from CrossMRLib.io.readers import read_series
 
-    method = CrossMRModelMethod(weights=args.weights, threads=args.threads)
+    method = CrossMRModelMethod(weights=args.weights, threads=args.threads, refine=not args.no_refine)
     side = method.size // 2
     totals = {o: {} for o in range(1, 5)}
     ceiling = {o: [0.0, 0.0] for o in range(1, 5)}
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             ceiling[o][0] += overlap
             ceiling[o][1] += size
     print(f"CHAOS validation {' '.join(VAL_SUBJECTS)}, {args.mode} scribbles, weights sha256 "
-          f"{method.weights_sha256[:8]}; shares of each organ's error voxels (FN + FP)")
+          f"{method.weights_sha256[:8]}{', no sharpening' if args.no_refine else ''}; shares of each organ's error voxels (FN + FP)")
     print(f"| organ | {side}x{side} grid ceiling DSC | model DSC | missed slices | false slices | "
           f"within {BAND_PX} px of the edge: FN / FP | farther: FN / FP |")
     print("|---|---|---|---|---|---|---|")
