@@ -3,8 +3,8 @@
 The costs of every query against its own organ's mask are computed on the device (on a GPU for the
 whole batch at once) and copied to the host once per batch (`match_batch`); scipy's
 `linear_sum_assignment` then matches each sample on a cost matrix that is infinite wherever a query's
-organ differs from the mask's organ. One copy per decoder layer instead of one per sample keeps a GPU step
-from waiting on hundreds of small transfers (`train/bench_matching.py`).
+organ differs from the mask's organ. One copy of the costs per decoder layer instead of one per sample
+keeps a GPU step from waiting on hundreds of small transfers (`train/bench_matching.py`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def match_batch(masks: torch.Tensor, targets: torch.Tensor, present: torch.Tenso
     `masks` (B, O, N, h, w) logits; `targets` (B, O, h, w) masks at mask resolution; `present` (B, O) bool,
     the organs to match; `scores` (B, O, N) optional score logits."""
     # on a CPU one sample at a time keeps the temporaries in cache (the whole batch at once is slower there)
-    chunk = masks.shape[0] if masks.is_cuda else 1
+    chunk = 1 if masks.device.type == "cpu" else masks.shape[0]
     costs = torch.cat([own_organ_costs(masks[i:i + chunk], targets[i:i + chunk],
                                        None if scores is None else scores[i:i + chunk])
                        for i in range(0, masks.shape[0], chunk)]).cpu().double().numpy()
