@@ -40,6 +40,26 @@ def test_encoder_and_fpn_shapes(net):
     assert tuple(part.mask.shape) == (2, 32, 32, 32) and tuple(part.levels[0].shape) == (3, 32, 2, 2)
 
 
+def test_separable_mask_head_keeps_shapes_and_travels_with_the_weights(tmp_path):
+    from dataclasses import replace
+
+    from CrossMRLib.model.weights import load_weights, save_weights
+
+    torch.manual_seed(0)
+    separable = CrossMRNet(replace(SMALL, mask_head="separable")).eval()
+    full = CrossMRNet(SMALL)
+    assert sum(p.numel() for p in separable.fpn.parameters()) < sum(p.numel() for p in full.fpn.parameters())
+    assert tuple(separable.encode(torch.rand(2, 1, 64, 64)).mask.shape) == (2, 32, 32, 32)
+    save_weights(separable, tmp_path / "s.pt")
+    loaded, _ = load_weights(tmp_path / "s.pt")
+    assert loaded.config.mask_head == "separable"
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded.encode(x).mask, separable.encode(x).mask.half().float(), atol=0.05)
+    with pytest.raises(ValueError, match="mask_head"):
+        CrossMRNet(replace(SMALL, mask_head="fancy"))
+
+
 def test_sampler_points_lie_on_scribbles_and_flag_missing_organs():
     s = _scribbles()
     coords, valid = choose_points(s, 6, torch.Generator().manual_seed(1))

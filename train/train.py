@@ -31,6 +31,7 @@ from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
+from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
 
 PHANTOM_TRAIN_SEED0 = 1000  # training phantoms use seeds 1000+; evaluation uses 1..5, never trained on
@@ -47,6 +48,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads per process")
     p.add_argument("--size", type=int, default=128, help="model input size (square)")
+    p.add_argument("--mask-head", choices=MASK_HEADS, default="full",
+                   help="stride-2 mask branch: full 3x3 convolutions (shipped) or depthwise-separable ones "
+                        "(a faster CPU step)")
     p.add_argument("--protocol", choices=PROTOCOLS, default="all-labels",
                    help="all-labels: phantom labels of every contrast; reference-only: the paper's protocol "
                         "(T1w labels only, targets made by augmentation)")
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
                              t1w_reference_share=args.t1w_reference_share, device=args.device, workers=args.workers,
-                             model=ModelConfig(input_size=args.size))
+                             model=ModelConfig(input_size=args.size, mask_head=args.mask_head))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
