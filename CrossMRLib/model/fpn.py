@@ -15,7 +15,7 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
 
 
 def _separable(cin: int, cout: int) -> nn.Sequential:
-    """A 3 x 3 depthwise then 1 x 1 pointwise convolution: about 1/7 of a full 3 x 3 convolution's work at 64
+    """A 3 x 3 depthwise then 1 x 1 pointwise convolution: about 1/8 of a full 3 x 3 convolution's work at 64
     channels."""
     return nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False),
                          nn.GroupNorm(8, cout), nn.GELU())
