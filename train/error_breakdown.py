@@ -1,8 +1,10 @@
-"""Where a model's CHAOS validation errors sit, per organ: what the mask grid alone would cost, and how
-the model's error voxels split into missed slices, false slices, a 2-pixel band around the true edge
-(too small: FN, too large: FP) and farther away.
+"""Where a model's errors sit, per organ: what the mask grid alone would cost, and how the model's error
+voxels split into missed slices, false slices, a 2-pixel band around the true edge (too small: FN, too
+large: FP) and farther away. On CHAOS validation (reference = target), or with `--phantom C` on the
+generated held-out studies seeds 1..5 with T1w scribbles and contrast C as the target (as evaluate.py).
 
     .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--no-refine] [--threads 2]
+    .venv/bin/python train/error_breakdown.py --phantom opposed
 
 The grid ceiling: each true organ mask area-averaged onto the network's mask grid (half the input side),
 brought back bilinearly and thresholded at 0.5, i.e. a perfect network's masks before any sharpening.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,11 +29,12 @@ from scipy import ndimage  # noqa: E402
 
 from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
 from CrossMRLib.model.data import VAL_SUBJECTS, chaos_root  # noqa: E402
-from CrossMRLib.pairing import identity_pairing  # noqa: E402
-from evaluate import scribbles_for  # noqa: E402
+from CrossMRLib.pairing import identity_pairing, pair_slices  # noqa: E402
+from evaluate import TARGET_CONTRASTS, scribbles_for  # noqa: E402
 
 ORGANS = ("liver", "right kidney", "left kidney", "spleen")
 BAND_PX = 2
+PHANTOM_SEEDS = [1, 2, 3, 4, 5]  # evaluate.py's held-out generated studies
 
 
 def grid_ceiling_dice(truth: np.ndarray, side: int) -> tuple[float, float]:
@@ -55,6 +59,31 @@ def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "far_fn": (far & truth).sum(), "far_fp": (far & pred).sum()}
 
 
+def chaos_cases(method, root: Path, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(truth, prediction) label volumes of the CHAOS validation subjects, reference = target."""
+    from CrossMRLib.io.readers import read_series
+
+    for s in VAL_SUBJECTS:
+        folder = root / f"patient_{s}" / "T2SPIR"
+        image = read_series(folder / "image.nii.gz")
+        truth = np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
+        scribbles, _ = scribbles_for(truth, image.spacing, mode, seed + int(s))
+        yield truth, method.segment_target(image, scribbles, image, identity_pairing(image))
+
+
+def phantom_cases(method, contrast: str, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(truth, prediction) label volumes of `contrast` in the held-out generated studies, T1w scribbles."""
+    from CrossMRLib.phantom import generate_study
+
+    for ps in PHANTOM_SEEDS:
+        study = generate_study(ps)
+        reference, target = study.images["t1w"], study.images[contrast]
+        ref_truth = np.asarray(study.labels["t1w"].array, dtype=np.uint8)
+        scribbles, _ = scribbles_for(ref_truth, reference.spacing, mode, seed + ps)
+        truth = np.asarray(study.labels[contrast].array, dtype=np.uint8)
+        yield truth, method.segment_target(reference, scribbles, target, pair_slices(reference, target))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
@@ -63,28 +92,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="scribble seed (as evaluate.py)")
     p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
+    p.add_argument("--phantom", choices=TARGET_CONTRASTS, default=None,
+                   help="generated studies seeds 1..5, T1w scribbles (--mode), this contrast as the target")
     args = p.parse_args(argv)
-    if not (args.chaos / f"patient_{VAL_SUBJECTS[0]}").is_dir():
-        raise SystemExit(f"error_breakdown.py: no CHAOS data at {args.chaos}; pass --chaos")
-    from CrossMRLib.io.readers import read_series
+    if args.phantom is None and not (args.chaos / f"patient_{VAL_SUBJECTS[0]}").is_dir():
+        raise SystemExit(f"error_breakdown.py: no CHAOS data at {args.chaos}; pass --chaos (or --phantom C)")
 
     method = CrossMRModelMethod(weights=args.weights, threads=args.threads, refine=not args.no_refine)
     side = method.size // 2
     totals = {o: {} for o in range(1, 5)}
     ceiling = {o: [0.0, 0.0] for o in range(1, 5)}
-    for s in VAL_SUBJECTS:
-        folder = args.chaos / f"patient_{s}" / "T2SPIR"
-        image = read_series(folder / "image.nii.gz")
-        truth = np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
-        scribbles, _ = scribbles_for(truth, image.spacing, args.mode, args.seed + int(s))
-        pred = method.segment_target(image, scribbles, image, identity_pairing(image))
+    cases = phantom_cases(method, args.phantom, args.mode, args.seed) if args.phantom else \
+        chaos_cases(method, args.chaos, args.mode, args.seed)
+    for truth, pred in cases:
         for o in range(1, 5):
             for key, value in error_kinds(truth == o, pred == o).items():
                 totals[o][key] = totals[o].get(key, 0.0) + float(value)
             overlap, size = grid_ceiling_dice(truth == o, side)
             ceiling[o][0] += overlap
             ceiling[o][1] += size
-    print(f"CHAOS validation {' '.join(VAL_SUBJECTS)}, {args.mode} scribbles, weights sha256 "
+    where = f"generated studies {PHANTOM_SEEDS}, T1w -> {args.phantom}" if args.phantom else \
+        f"CHAOS validation {' '.join(VAL_SUBJECTS)}"
+    print(f"{where}, {args.mode} scribbles, weights sha256 "
           f"{method.weights_sha256[:8]}{', no sharpening' if args.no_refine else ''}; shares of each organ's error voxels (FN + FP)")
     print(f"| organ | {side}x{side} grid ceiling DSC | model DSC | missed slices | false slices | "
           f"within {BAND_PX} px of the edge: FN / FP | farther: FN / FP |")

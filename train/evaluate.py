@@ -223,6 +223,13 @@ SETUP = """## Setup
   0.904, generated T2w 0.949, DWI 0.934, in-phase 0.911, opposed 0.892 (spleen 0.852), against the shipped
   0.916, 0.888, 0.944, 0.930, 0.916, 0.896: the CHAOS dense target is met but opposed-phase falls further
   short, and the command does not fit 90 minutes with room to spare; one run only.
+- Input size 144 with the cheaper mask head (`--size 144 --mask-head separable`, otherwise the shipped command;
+  `--out runs/s144sep`, 7400 steps in 77.9 min on an otherwise idle machine + 3.1 min calibration; thresholds
+  0.95 / 0.7 / 0.8 / 0.9, sha256 46f5ea6b…, not shipped), evaluated at 998b8f2 with `--no-growcut`: CHAOS
+  dense 0.919 (liver 0.915, right kidney 0.931, left kidney 0.913, spleen 0.916), sparse 0.900, generated
+  T2w 0.946, DWI 0.926, in-phase 0.901, opposed 0.889, against the shipped 0.916, 0.888, 0.944, 0.930, 0.916,
+  0.896 and the full-head input-144 run's 0.923, 0.904, 0.949, 0.934, 0.911, 0.892: it fits the time but
+  meets neither of the two missing targets; one run only.
 """
 
 

@@ -81,6 +81,13 @@ def _references(meta: dict) -> str:
             "drawn uniformly like the target")
 
 
+def _mask_head(config: dict) -> str:
+    """How the FPN's stride-2 mask branch is built, per the weights' config."""
+    if config.get("mask_head", "full") == "separable":
+        return "depthwise-separable 3 x 3 convolutions in its stride-2 mask branch, `--mask-head separable`"
+    return "full 3 x 3 convolutions in its stride-2 mask branch"
+
+
 def _averaging(meta: dict) -> str:
     decay = meta.get("ema_decay")
     if not decay:
@@ -108,7 +115,7 @@ def main() -> int:
   (also in `{args.weights.name}.sha256`; the engine refuses a file that does not match).
 - Commit: {args.commit} (training and calibration code; the weights were added in the commit after it).
 - Network: CrossMR (paper design, CPU-sized): FocalNet encoder (timm, 1 channel, embed_dim
-  {config['embed_dim']}, depths {tuple(config['depths'])}, no pretrained weights), FPN (width {config['hidden_dim']}),
+  {config['embed_dim']}, depths {tuple(config['depths'])}, no pretrained weights), FPN (width {config['hidden_dim']}; {_mask_head(config)}),
   visual sampler ({config['num_points']} scribble points + 1 mean token per organ and level, sine position
   encoding), decoder with {config['num_queries']} queries per organ, {3 * config['decoder_rounds']} layers (masked
   cross-attention, self-attention within [organ queries + organ tokens], FFN), mask and score heads.
