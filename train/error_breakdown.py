@@ -29,12 +29,11 @@ from scipy import ndimage  # noqa: E402
 
 from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
 from CrossMRLib.model.data import VAL_SUBJECTS, chaos_root  # noqa: E402
-from CrossMRLib.pairing import identity_pairing, pair_slices  # noqa: E402
-from evaluate import TARGET_CONTRASTS, scribbles_for  # noqa: E402
+from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
+from CrossMRLib.pairing import identity_pairing  # noqa: E402
+from evaluate import HELD_OUT_PHANTOM_SEEDS, TARGET_CONTRASTS, phantom_targets, read_chaos, scribbles_for  # noqa: E402
 
-ORGANS = ("liver", "right kidney", "left kidney", "spleen")
 BAND_PX = 2
-PHANTOM_SEEDS = [1, 2, 3, 4, 5]  # evaluate.py's held-out generated studies
 
 
 def grid_ceiling_dice(truth: np.ndarray, side: int) -> tuple[float, float]:
@@ -61,12 +60,8 @@ def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 def chaos_cases(method, root: Path, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(truth, prediction) label volumes of the CHAOS validation subjects, reference = target."""
-    from CrossMRLib.io.readers import read_series
-
     for s in VAL_SUBJECTS:
-        folder = root / f"patient_{s}" / "T2SPIR"
-        image = read_series(folder / "image.nii.gz")
-        truth = np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
+        image, truth = read_chaos(root, s)
         scribbles, _ = scribbles_for(truth, image.spacing, mode, seed + int(s))
         yield truth, method.segment_target(image, scribbles, image, identity_pairing(image))
 
@@ -75,13 +70,10 @@ def phantom_cases(method, contrast: str, mode: str, seed: int) -> Iterator[tuple
     """(truth, prediction) label volumes of `contrast` in the held-out generated studies, T1w scribbles."""
     from CrossMRLib.phantom import generate_study
 
-    for ps in PHANTOM_SEEDS:
-        study = generate_study(ps)
-        reference, target = study.images["t1w"], study.images[contrast]
-        ref_truth = np.asarray(study.labels["t1w"].array, dtype=np.uint8)
-        scribbles, _ = scribbles_for(ref_truth, reference.spacing, mode, seed + ps)
-        truth = np.asarray(study.labels[contrast].array, dtype=np.uint8)
-        yield truth, method.segment_target(reference, scribbles, target, pair_slices(reference, target))
+    for ps in HELD_OUT_PHANTOM_SEEDS:
+        for c, reference, scribbles, _, target, truth, pairing in phantom_targets(generate_study(ps), mode, seed + ps):
+            if c == contrast:
+                yield truth, method.segment_target(reference, scribbles, target, pairing)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             overlap, size = grid_ceiling_dice(truth == o, side)
             ceiling[o][0] += overlap
             ceiling[o][1] += size
-    where = f"generated studies {PHANTOM_SEEDS}, T1w -> {args.phantom}" if args.phantom else \
+    where = f"generated studies {list(HELD_OUT_PHANTOM_SEEDS)}, T1w -> {args.phantom}" if args.phantom else \
         f"CHAOS validation {' '.join(VAL_SUBJECTS)}"
     print(f"{where}, {args.mode} scribbles, weights sha256 "
           f"{method.weights_sha256[:8]}{', no sharpening' if args.no_refine else ''}; shares of each organ's error voxels (FN + FP)")
@@ -122,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         t = totals[o]
         errors = t["truth"] + t["pred"] - 2 * t["overlap"]
         share = {k: t[k] / max(errors, 1.0) for k in ("missed", "false", "near_fn", "near_fp", "far_fn", "far_fp")}
-        print(f"| {ORGANS[o - 1]} | {2 * ceiling[o][0] / ceiling[o][1]:.3f} | {2 * t['overlap'] / (t['truth'] + t['pred']):.3f} "
+        print(f"| {ORGAN_BY_LABEL[o].name} | {2 * ceiling[o][0] / ceiling[o][1]:.3f} | {2 * t['overlap'] / (t['truth'] + t['pred']):.3f} "
               f"| {share['missed']:.2f} | {share['false']:.2f} | {share['near_fn']:.2f} / {share['near_fp']:.2f} "
               f"| {share['far_fn']:.2f} / {share['far_fp']:.2f} |")
     return 0

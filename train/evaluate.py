@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ from baselines.growcut import grow_from_seeds  # noqa: E402  (the benchmark's Gr
 from baselines.seeds import BACKGROUND_SEED  # noqa: E402
 
 TARGET_CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
+HELD_OUT_PHANTOM_SEEDS = (1, 2, 3, 4, 5)  # generated studies never trained on or calibrated with
 ORGANS = sorted(ORGAN_BY_LABEL)
 
 
@@ -62,14 +64,30 @@ def run_case(method, reference, scribbles, seeds, target, truth, pairing, growcu
     return out
 
 
-def evaluate_chaos(method, subjects, root: Path, growcut: bool, seed: int, log) -> dict:
+def read_chaos(root: Path, subject: str) -> tuple:
+    """One CHAOS subject's T2-SPIR series and its uint8 labels."""
     from CrossMRLib.io.readers import read_series
 
+    folder = Path(root) / f"patient_{subject}" / "T2SPIR"
+    return read_series(folder / "image.nii.gz"), np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
+
+
+def phantom_targets(study, mode: str, seed: int) -> Iterator[tuple]:
+    """(contrast, reference, scribbles, seeds, target, truth, pairing) of one generated study: `mode`
+    scribbles drawn once on its T1w series, then each target contrast paired by position."""
+    reference = study.images["t1w"]
+    ref_truth = np.asarray(study.labels["t1w"].array, dtype=np.uint8)
+    scr, gseeds = scribbles_for(ref_truth, reference.spacing, mode, seed)
+    for c in TARGET_CONTRASTS:
+        target = study.images[c]
+        truth = np.asarray(study.labels[c].array, dtype=np.uint8)
+        yield c, reference, scr, gseeds, target, truth, pair_slices(reference, target)
+
+
+def evaluate_chaos(method, subjects, root: Path, growcut: bool, seed: int, log) -> dict:
     results: dict = {"dense": {}, "sparse": {}}
     for s in subjects:
-        folder = Path(root) / f"patient_{s}" / "T2SPIR"
-        image = read_series(folder / "image.nii.gz")
-        truth = np.rint(read_series(folder / "label.nii.gz").array).astype(np.uint8)
+        image, truth = read_chaos(root, s)
         for mode in ("dense", "sparse"):
             scr, seeds = scribbles_for(truth, image.spacing, mode, seed + int(s))
             res = run_case(method, image, scr, seeds, image, truth, identity_pairing(image), growcut)
@@ -88,13 +106,8 @@ def evaluate_phantoms(method, seeds_list, growcut: bool, seed: int, log) -> dict
         except Exception as exc:  # the generator is code too: report, don't abort the evaluation
             log(f"phantom {ps}: generation failed ({type(exc).__name__}: {exc}); skipped")
             continue
-        reference = study.images["t1w"]
-        ref_truth = np.asarray(study.labels["t1w"].array, dtype=np.uint8)
-        scr, gseeds = scribbles_for(ref_truth, reference.spacing, "dense", seed + ps)
-        for c in TARGET_CONTRASTS:
-            target = study.images[c]
-            truth = np.asarray(study.labels[c].array, dtype=np.uint8)
-            res = run_case(method, reference, scr, gseeds, target, truth, pair_slices(reference, target), growcut)
+        for c, reference, scr, gseeds, target, truth, pairing in phantom_targets(study, "dense", seed + ps):
+            res = run_case(method, reference, scr, gseeds, target, truth, pairing, growcut)
             results[c][ps] = res
             log(f"phantom {ps} {c}: " + fmt_case(res))
     return results
@@ -238,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
     p.add_argument("--chaos", type=Path, default=chaos_root())
     p.add_argument("--subjects", nargs="*", default=list(VAL_SUBJECTS))
-    p.add_argument("--phantom-seeds", nargs="*", type=int, default=[1, 2, 3, 4, 5])
+    p.add_argument("--phantom-seeds", nargs="*", type=int, default=list(HELD_OUT_PHANTOM_SEEDS))
     p.add_argument("--no-growcut", action="store_true")
     p.add_argument("--seed", type=int, default=0, help="scribble seed")
     p.add_argument("--threads", type=int, default=2)
