@@ -243,6 +243,16 @@ SETUP = """## Setup
   T2w 0.946, DWI 0.926, in-phase 0.901, opposed 0.889, against the shipped 0.916, 0.888, 0.944, 0.930, 0.916,
   0.896 and the full-head input-144 run's 0.923, 0.904, 0.949, 0.934, 0.911, 0.892: it fits the time but
   meets neither of the two missing targets; one run only.
+- Twice the generated training studies (`--phantoms 48`, seeds 1000..1047, otherwise the shipped command; CHAOS
+  repeated 5 times instead of 2 so real data keeps about half the draws; `--out runs/p48`, 70.7 min wall in
+  all on an otherwise idle machine: 2.1 min generating the 24 uncached studies, 7400 steps in 65.8 min,
+  2.7 min calibration; thresholds 0.85 / 0.8 / 0.7 / 0.925, sha256 3182c495…, not shipped), evaluated at
+  b2b2661 with `--no-growcut`: CHAOS dense 0.911 (liver 0.914, right kidney 0.932, left kidney 0.893, spleen
+  0.907), sparse 0.889, generated T2w 0.943, DWI 0.929, in-phase 0.893, opposed 0.868 (right kidney 0.830),
+  against the shipped 0.916, 0.888, 0.944, 0.930, 0.916, 0.896: more anatomy did not help; on in- and
+  opposed-phase the kidneys come out on slices where they are absent (`train/error_breakdown.py --weights
+  runs/p48/crossmr_model.pt --phantom opposed`: false slices 0.14 / 0.30 of the right / left kidney's error
+  voxels, shipped 0.08 / 0.06; `--phantom inphase`: left kidney 0.32, shipped 0.01); one run only.
 """
 
 
