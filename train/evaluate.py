@@ -254,8 +254,8 @@ SETUP = """## Setup
   runs/p48/crossmr_model.pt --phantom opposed`: false slices 0.14 / 0.30 of the right / left kidney's error
   voxels, shipped 0.08 / 0.06; `--phantom inphase`: left kidney 0.32, shipped 0.01); one run only.
 - The shipped command with another seed (`--seed 1 --out runs/seed1`, 7400 steps in 70.2 min, the first
-  10 of them beside short evaluations, then 2.7 min calibration; thresholds 0.85 / 0.6 / 0.8 / 0.85, sha256 27b9b86f…, not shipped),
-  evaluated at 804a7b6 with `--no-growcut`: CHAOS dense 0.912 (liver 0.910, right kidney 0.931, left kidney
+  10 of them beside short evaluations, then 2.7 min calibration; thresholds 0.85 / 0.6 / 0.8 / 0.85,
+  sha256 27b9b86f…, not shipped), evaluated at 804a7b6 with `--no-growcut`: CHAOS dense 0.912 (liver 0.910, right kidney 0.931, left kidney
   0.902, spleen 0.903), sparse 0.895, generated T2w 0.945, DWI 0.928, in-phase 0.912, opposed 0.890 (right
   kidney 0.874, spleen 0.855), against the shipped (seed 0) 0.916, 0.888, 0.944, 0.930, 0.916, 0.896: two
   seeds of one recipe differ by 0.004 on CHAOS dense and 0.006 on opposed-phase, and the shipped run is the
