@@ -171,6 +171,57 @@ def test_t1w_reference_share_makes_t1w_the_usual_reference_and_zero_keeps_the_ol
         raise AssertionError("a share above 1 was accepted")
 
 
+def test_target_weights_draw_the_weighted_target_contrast_more_often_and_none_keeps_the_old_draws():
+    """--target-weights opposed=3: opposed-phase is the target of 3/(3+1) of two-contrast pairs; no weights
+    draws exactly as before (the shipped command still reproduces its weights); bad weights are refused."""
+    blob = blob_volume(5)
+    vol = Volume("two", {"t1w": blob.images["t"], "opposed": 1 - blob.images["t"]},
+                 {c: blob.labels["t"] for c in ("t1w", "opposed")}, {c: blob.positions["t"] for c in ("t1w", "opposed")},
+                 blob.spacing)
+
+    def opposed_share(weights: dict | None) -> float:
+        sampler = PairSampler([vol], 64, seed=7, target_weights=weights)
+        return float(np.mean([sampler._contrasts(vol)[1] == "opposed" for _ in range(4000)]))
+
+    assert abs(opposed_share(None) - 0.5) < 0.03
+    assert abs(opposed_share({"opposed": 3.0}) - 0.75) < 0.03
+    assert opposed_share({"t1w": 0.0}) == 1.0
+    default, empty = PairSampler([vol], 64, seed=7), PairSampler([vol], 64, seed=7, target_weights={})
+    assert all(default._contrasts(vol) == empty._contrasts(vol) for _ in range(200))
+    for bad in ({"flair": 1.0}, {"opposed": -1.0}, {c: 0.0 for c in ("t1w", "t2w", "dwi", "inphase", "opposed")}):
+        try:
+            PairSampler([vol], 64, target_weights=bad)
+        except ValueError as exc:
+            assert "target_weights" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+
+
+def test_target_weights_option_rejects_a_typo_with_one_line(tmp_path):
+    """train.py --target-weights with an unknown contrast or a non-number: one line naming the problem."""
+    for text, says in (("oposed=2", "is not CONTRAST=WEIGHT"), ("opposed=two", "must be a number")):
+        run = subprocess.run([sys.executable, str(ROOT / "train" / "train.py"), "--steps", "1", "--no-chaos",
+                              "--target-weights", text, "--out", str(tmp_path / "run")],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and "Traceback" not in run.stderr
+        assert says in run.stderr.strip().splitlines()[-1], run.stderr
+
+
+def test_bf16_training_lowers_the_loss_and_keeps_float32_weights(tmp_path):
+    """--bf16 (autocast forward, float32 loss and optimiser): the loss still falls and the weights stay float32."""
+    torch.set_num_threads(1)
+    volumes = [blob_volume(1), blob_volume(2)]
+    batch = PairSampler([blob_volume(3)], 64, seed=5).batch(8)
+    torch.manual_seed(0)
+    before = fixed_loss(CrossMRNet(TINY), batch)
+    settings = TrainSettings(out_dir=tmp_path, steps=40, batch=4, lr=2e-3, warmup_steps=5, log_every=10,
+                             model=TINY, bf16=True)
+    result = train(settings, volumes, log=lambda m: None)
+    assert all(v.dtype == torch.float32 for v in result["model"].state_dict().values() if v.is_floating_point())
+    after = fixed_loss(result["model"].eval(), batch)
+    assert np.isfinite(after) and after < 0.8 * before, (before, after)
+
+
 def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path):
     """train.py --ema on a run folder written without --ema: a one-line error naming the fix, no traceback."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

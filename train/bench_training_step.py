@@ -1,5 +1,5 @@
-"""Benchmark one CPU training step (forward, loss, backward, optimiser) per mask head, against the shipped
-"full" head measured in the same run.
+"""Benchmark one CPU training step (forward, loss, backward, optimiser) per mask head, in float32 and under
+bfloat16 autocast (`train.py --bf16`), against the shipped "full" head in float32 measured in the same run.
 
     .venv/bin/python train/bench_training_step.py [--threads 1] [--batch 8] [--steps 6] [--size 128]
 
@@ -23,10 +23,11 @@ from CrossMRLib.model.data import TRAIN_SUBJECTS, PairSampler, load_chaos  # noq
 from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.losses import crossmr_loss  # noqa: E402
 from CrossMRLib.model.network import CrossMRNet  # noqa: E402
+from CrossMRLib.model.training import as_float32  # noqa: E402
 
 
-def step_ms(config: ModelConfig, batches: list[dict], warmup: int = 2) -> float:
-    """Mean milliseconds per training step over `batches` after `warmup` of them."""
+def step_ms(config: ModelConfig, batches: list[dict], bf16: bool = False, warmup: int = 2) -> float:
+    """Mean milliseconds per training step over `batches` after `warmup` of them (`bf16`: as train.py --bf16)."""
     torch.manual_seed(0)
     model = CrossMRNet(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), 1e-4)
@@ -35,7 +36,10 @@ def step_ms(config: ModelConfig, batches: list[dict], warmup: int = 2) -> float:
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
-        preds, valid = model(batch["reference"], batch["scribbles"], batch["target"], generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            preds, valid = model(batch["reference"], batch["scribbles"], batch["target"], generator)
+        if bf16:
+            preds = as_float32(preds)
         loss, _ = crossmr_loss(preds, valid, batch["masks"])
         optimizer.zero_grad()
         loss.backward()
@@ -54,15 +58,16 @@ def main() -> int:
     sampler = PairSampler(load_chaos(TRAIN_SUBJECTS[:3], args.size), args.size, 0)
     batches = [sampler.batch(args.batch) for _ in range(args.steps + 2)]
     print(f"threads {args.threads}, {args.batch} pairs per step, input {args.size}")
-    print("| mask head | parameters | ms per step | vs full |")
-    print("|---|---|---|---|")
+    print("| mask head | precision | parameters | ms per step | vs full float32 |")
+    print("|---|---|---|---|---|")
     base = None
     for head in MASK_HEADS:
         config = ModelConfig(input_size=args.size, mask_head=head)
-        ms = step_ms(config, batches)
-        base = base or ms
         params = sum(p.numel() for p in CrossMRNet(config).parameters())
-        print(f"| {head} | {params} | {ms:.0f} | {ms / base:.2f} |")
+        for bf16 in (False, True):
+            ms = step_ms(config, batches, bf16)
+            base = base or ms
+            print(f"| {head} | {'bf16 autocast' if bf16 else 'float32'} | {params} | {ms:.0f} | {ms / base:.2f} |")
     return 0
 
 

@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
-from CrossMRLib.model.data import PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
+from CrossMRLib.model.data import CONTRASTS, PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
 from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
 
@@ -69,6 +69,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--t1w-reference-share", type=float, default=0.0, metavar="P",
                    help="share of generated pairs whose reference is T1w, the series users usually scribble "
                         "(0: the reference contrast is drawn uniformly)")
+    p.add_argument("--target-weights", default="", metavar="C=W,...",
+                   help="relative weights of the target contrasts of generated pairs, e.g. inphase=1.5,opposed=2.5 "
+                        "(contrasts not named weigh 1; empty: uniform)")
+    p.add_argument("--bf16", action="store_true",
+                   help="forward pass under bfloat16 autocast (faster on CPUs with AMX/AVX512-BF16; weights, "
+                        "optimiser and loss stay float32)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cuda: train on the GPU, one process (pair with --workers)")
     p.add_argument("--workers", type=int, default=0,
@@ -85,7 +91,30 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
     if not 0.0 <= args.t1w_reference_share <= 1.0:
         p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
+    try:
+        args.target_weights = parse_target_weights(args.target_weights)
+    except ValueError as exc:
+        p.error(f"--target-weights: {exc}")
     return args
+
+
+def parse_target_weights(text: str) -> dict[str, float]:
+    """'inphase=1.5,opposed=2.5' -> {'inphase': 1.5, 'opposed': 2.5}; '' -> {}."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in CONTRASTS:
+            raise ValueError(f"'{item}' is not CONTRAST=WEIGHT with a contrast of {', '.join(CONTRASTS)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"'{item}': the weight must be a number") from None
+        if not weight >= 0:
+            raise ValueError(f"'{item}': the weight must be 0 or more")
+        weights[name.strip()] = weight
+    if weights and not any(weights.get(c, 1.0) > 0 for c in CONTRASTS):
+        raise ValueError("at least one contrast needs a weight above 0")
+    return weights
 
 
 def calibrate_export(path: Path, log) -> None:
@@ -147,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
-                             t1w_reference_share=args.t1w_reference_share, device=args.device, workers=args.workers,
+                             t1w_reference_share=args.t1w_reference_share, target_weights=args.target_weights or None,
+                             bf16=args.bf16, device=args.device, workers=args.workers,
                              model=ModelConfig(input_size=args.size, mask_head=args.mask_head))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),

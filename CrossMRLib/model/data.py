@@ -114,13 +114,23 @@ class PairSampler:
     """Draws augmented training pairs from volumes; seeded, so a run can be reproduced."""
 
     def __init__(self, volumes: list[Volume], size: int = 128, seed: int = 0, protocol: str = "all-labels",
-                 strength: float = 1.0, t1w_reference_share: float = 0.0) -> None:
+                 strength: float = 1.0, t1w_reference_share: float = 0.0,
+                 target_weights: dict[str, float] | None = None) -> None:
         """`t1w_reference_share`: the share of multi-contrast pairs whose reference is T1w (the series users
-        usually scribble); the other pairs draw the reference contrast uniformly. 0: uniform throughout."""
+        usually scribble); the other pairs draw the reference contrast uniformly. 0: uniform throughout.
+        `target_weights`: relative weights of the target contrasts of multi-contrast pairs (a contrast not
+        named weighs 1); None: uniform."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         if not 0.0 <= t1w_reference_share <= 1.0:
             raise ValueError(f"t1w_reference_share must be in [0, 1], got {t1w_reference_share}")
+        target_weights = dict(target_weights or {})
+        unknown = sorted(set(target_weights) - set(CONTRASTS))
+        if unknown or any(not w >= 0 for w in target_weights.values()) or (target_weights and not any(
+                target_weights.get(c, 1.0) > 0 for c in CONTRASTS)):
+            raise ValueError(f"target_weights must give contrasts of {CONTRASTS} weights >= 0, not all 0; "
+                             f"got {target_weights}")
+        self.target_weights = target_weights
         self.volumes, self.size, self.protocol = volumes, size, protocol
         self.t1w_reference_share = t1w_reference_share
         self.rng = np.random.default_rng(seed)
@@ -133,8 +143,16 @@ class PairSampler:
         if self.protocol == "reference-only":
             return "t1w", "t1w"
         if self.t1w_reference_share > 0 and "t1w" in names and self.rng.random() < self.t1w_reference_share:
-            return "t1w", names[self.rng.integers(len(names))]
-        return names[self.rng.integers(len(names))], names[self.rng.integers(len(names))]
+            return "t1w", self._target(names)
+        return names[self.rng.integers(len(names))], self._target(names)
+
+    def _target(self, names: list[str]) -> str:
+        if not self.target_weights:
+            return names[self.rng.integers(len(names))]
+        weights = np.array([self.target_weights.get(c, 1.0) for c in names])
+        if weights.sum() <= 0:  # a volume holding only zero-weight contrasts: uniform
+            return names[self.rng.integers(len(names))]
+        return names[self.rng.choice(len(names), p=weights / weights.sum())]
 
     def _slices(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:
         u = self.rng.random()

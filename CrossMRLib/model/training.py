@@ -45,6 +45,8 @@ class TrainSettings:
     ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
     boundary_weight: float = 0.0  # > 0: BCE counts pixels next to an organ boundary 1 + this many times
     t1w_reference_share: float = 0.0  # share of generated pairs with a T1w reference (0: uniform contrasts)
+    target_weights: dict[str, float] | None = None  # relative weights of generated target contrasts (None: uniform)
+    bf16: bool = False  # forward pass under bfloat16 autocast (weights, optimiser, matching and loss stay float32)
     device: str = "cpu"  # "cuda": one process on the GPU (not under torchrun)
     workers: int = 0  # > 0: pairs are drawn in this many DataLoader processes (fresh streams on resume)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -96,7 +98,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     model = CrossMRNet(settings.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol,
-                          t1w_reference_share=settings.t1w_reference_share)
+                          t1w_reference_share=settings.t1w_reference_share, target_weights=settings.target_weights)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay > 0 else None
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
@@ -113,7 +115,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     if settings.workers > 0:  # seeds apart from the in-process sampler's; a resume draws fresh streams
         stream = batch_stream(volumes, settings.model.input_size, settings.batch,
                               settings.seed * 1000 + 500 + 97 * step + rank * settings.workers, settings.protocol,
-                              settings.t1w_reference_share, settings.workers, pin_memory=device.type == "cuda")
+                              settings.t1w_reference_share, settings.workers, pin_memory=device.type == "cuda",
+                              target_weights=settings.target_weights)
     start, last_ckpt = time.time() - elapsed, time.time()
     window: list[float] = []
     while True:
@@ -130,7 +133,10 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         batch = sampler.batch(settings.batch) if stream is None else next(stream)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         model.train()
-        preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+            preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
+        if settings.bf16:
+            preds = as_float32(preds)
         loss, parts = crossmr_loss(preds, valid, batch["masks"], settings.boundary_weight)
         backward_step(loss, model, optimizer, max_norm=1.0)
         if average is not None:
@@ -158,6 +164,12 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         log(f"done: {step} steps in {elapsed / 60:.1f} min")
     return {"steps": step, "history": history, "minutes": elapsed / 60, "model": model,
             "average": average.model if average is not None else None}
+
+
+def as_float32(preds: list[dict]) -> list[dict]:
+    """The network's per-layer outputs with floating tensors in float32 (after a bfloat16 autocast forward pass,
+    so that the matching and the loss run in float32)."""
+    return [{k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in p.items()} for p in preds]
 
 
 def last_step_path(export: Path) -> Path:
