@@ -30,7 +30,8 @@ import torch  # noqa: E402
 from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
-from CrossMRLib.model.data import CONTRASTS, PROTOCOLS, TRAIN_SUBJECTS, chaos_root, load_chaos, phantom_volume  # noqa: E402
+from CrossMRLib.model.data import (CONTRASTS, PROTOCOLS, TRAIN_SUBJECTS, chaos_root, checked_target_weights,  # noqa: E402
+                                   load_chaos, phantom_volume)
 from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
 
@@ -109,12 +110,8 @@ def parse_target_weights(text: str) -> dict[str, float]:
             weight = float(value)
         except ValueError:
             raise ValueError(f"'{item}': the weight must be a number") from None
-        if not weight >= 0:
-            raise ValueError(f"'{item}': the weight must be 0 or more")
         weights[name.strip()] = weight
-    if weights and not any(weights.get(c, 1.0) > 0 for c in CONTRASTS):
-        raise ValueError("at least one contrast needs a weight above 0")
-    return weights
+    return checked_target_weights(weights)
 
 
 def calibrate_export(path: Path, log) -> None:

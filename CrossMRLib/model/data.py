@@ -110,6 +110,16 @@ def phantom_volume(seed: int, size: int = 128, cache_dir: Path | None = None) ->
     return vol
 
 
+def checked_target_weights(weights: dict[str, float] | None) -> dict[str, float]:
+    """Target-contrast weights as a dict; ValueError unless they name contrasts of CONTRASTS with weights >= 0,
+    not all 0 (a contrast not named weighs 1)."""
+    weights = dict(weights or {})
+    if (set(weights) - set(CONTRASTS) or any(not w >= 0 for w in weights.values())
+            or (weights and not any(weights.get(c, 1.0) > 0 for c in CONTRASTS))):
+        raise ValueError(f"target_weights must give contrasts of {CONTRASTS} weights >= 0, not all 0; got {weights}")
+    return weights
+
+
 class PairSampler:
     """Draws augmented training pairs from volumes; seeded, so a run can be reproduced."""
 
@@ -124,13 +134,7 @@ class PairSampler:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         if not 0.0 <= t1w_reference_share <= 1.0:
             raise ValueError(f"t1w_reference_share must be in [0, 1], got {t1w_reference_share}")
-        target_weights = dict(target_weights or {})
-        unknown = sorted(set(target_weights) - set(CONTRASTS))
-        if unknown or any(not w >= 0 for w in target_weights.values()) or (target_weights and not any(
-                target_weights.get(c, 1.0) > 0 for c in CONTRASTS)):
-            raise ValueError(f"target_weights must give contrasts of {CONTRASTS} weights >= 0, not all 0; "
-                             f"got {target_weights}")
-        self.target_weights = target_weights
+        self.target_weights = checked_target_weights(target_weights)
         self.volumes, self.size, self.protocol = volumes, size, protocol
         self.t1w_reference_share = t1w_reference_share
         self.rng = np.random.default_rng(seed)
