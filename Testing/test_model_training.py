@@ -222,6 +222,32 @@ def test_bf16_training_lowers_the_loss_and_keeps_float32_weights(tmp_path):
     assert np.isfinite(after) and after < 0.8 * before, (before, after)
 
 
+def test_bf16_option_is_refused_with_one_line_on_a_cpu_without_native_bfloat16(monkeypatch, capsys):
+    """train.py --bf16 on a CPU that only emulates bfloat16 (10 to 20 times slower steps): a one-line error
+    naming the fix; on a CPU with AVX512-BF16 or AMX (or with --device cuda) the option is taken."""
+    import importlib.util
+
+    import CrossMRLib.model.training as training
+
+    spec = importlib.util.spec_from_file_location("crossmr_train_script", ROOT / "train" / "train.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    argv = ["--steps", "1", "--bf16", "--out", "runs/x"]
+    monkeypatch.setattr(script, "cpu_has_native_bf16", lambda: False)
+    try:
+        script.parse(argv)
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("--bf16 was accepted on a CPU without native bfloat16")
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no native bfloat16" in last and "drop --bf16" in last, last
+    assert script.parse([*argv, "--device", "cuda"]).bf16
+    monkeypatch.setattr(script, "cpu_has_native_bf16", lambda: True)
+    assert script.parse(argv).bf16
+    assert isinstance(training.cpu_has_native_bf16(), bool)
+
+
 def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path):
     """train.py --ema on a run folder written without --ema: a one-line error naming the fix, no traceback."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -271,7 +271,23 @@ SETUP = """## Setup
   0.911, 0.892: opposed-phase up by 0.008 on that run, but still just short, and CHAOS dense down by 0.009
   (spleen 0.927 -> 0.898: not false slices, `train/error_breakdown.py --weights runs/b144op/crossmr_model.pt`
   puts 0.02 of its error voxels there and 0.27 in spleen missed farther than 2 px from the edge); one run
-  only, so the bfloat16 steps and the target weights are not told apart.
+  only; the next entry tells the bfloat16 steps and the target weights apart.
+- Input 144 in bfloat16 alone (`--size 144 --bf16`, otherwise the shipped command; `--out runs/b144`, 7400
+  steps in 75.6 min, partly beside a test run, + 2.9 min calibration; thresholds 0.925 / 0.8 / 0.75 / 0.75,
+  sha256 d72a5ef9…, not shipped), evaluated at 48286f3 with `--no-growcut`: CHAOS dense 0.924 (liver 0.911,
+  right kidney 0.934, left kidney 0.925, spleen 0.928), sparse 0.872 (liver 0.762), generated T2w 0.950, DWI
+  0.937, in-phase 0.909, opposed 0.891 (liver 0.936, right kidney 0.870, left kidney 0.888, spleen 0.870),
+  against the float32 input-144 run's 0.923, 0.904, 0.949, 0.934, 0.911, 0.892: bfloat16 keeps input 144's
+  CHAOS gain, so the CHAOS drop of the run above (0.010, more than the 0.004 between two seeds of the
+  shipped recipe) came with the target weights; opposed-phase stays short; one run only.
+- The shipped command with more in- and opposed-phase targets in its last third only (stopped after the
+  checkpoint at step 5000 and resumed with `--target-weights inphase=1.5,opposed=2.5`, `--out runs/late`; on
+  an AVX2-only AMD EPYC: 97.3 min for the 7400 steps + 3.7 min calibration; thresholds 0.925 / 0.6 / 0.8 /
+  0.85, sha256 e63f5372…, not shipped; on resuming, the second process draws from fresh random streams),
+  evaluated at 946f57f with `--no-growcut`: CHAOS dense 0.917 (liver 0.911, right kidney 0.931, left kidney
+  0.908, spleen 0.917), sparse 0.893, generated T2w 0.942, DWI 0.927, in-phase 0.903, opposed 0.884 (liver
+  0.931, right kidney 0.846, left kidney 0.899, spleen 0.861), against the shipped 0.916, 0.888, 0.944, 0.930,
+  0.916, 0.896: the late weights left CHAOS where it was and lowered in- and opposed-phase; one run only.
 """
 
 

@@ -33,7 +33,7 @@ from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import (CONTRASTS, PROTOCOLS, TRAIN_SUBJECTS, chaos_root, checked_target_weights,  # noqa: E402
                                    load_chaos, phantom_volume)
 from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
-from CrossMRLib.model.training import TrainSettings, init_distributed, train  # noqa: E402
+from CrossMRLib.model.training import TrainSettings, cpu_has_native_bf16, init_distributed, train  # noqa: E402
 
 PHANTOM_TRAIN_SEED0 = 1000  # training phantoms use seeds 1000+; evaluation uses 1..5, never trained on
 
@@ -74,8 +74,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="relative weights of the target contrasts of generated pairs, e.g. inphase=1.5,opposed=2.5 "
                         "(contrasts not named weigh 1; empty: uniform)")
     p.add_argument("--bf16", action="store_true",
-                   help="forward pass under bfloat16 autocast (faster on CPUs with AMX/AVX512-BF16; weights, "
-                        "optimiser and loss stay float32)")
+                   help="forward pass under bfloat16 autocast (faster on CPUs with AMX/AVX512-BF16, refused on CPUs "
+                        "without them; weights, optimiser and loss stay float32)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cuda: train on the GPU, one process (pair with --workers)")
     p.add_argument("--workers", type=int, default=0,
@@ -92,6 +92,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
     if not 0.0 <= args.t1w_reference_share <= 1.0:
         p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
+    if args.bf16 and args.device == "cpu" and not cpu_has_native_bf16():
+        p.error("--bf16: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so bfloat16 steps would run 10 to 20 "
+                "times slower than float32; drop --bf16")
     try:
         args.target_weights = parse_target_weights(args.target_weights)
     except ValueError as exc:
