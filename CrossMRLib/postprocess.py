@@ -37,7 +37,10 @@ def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kj
         else:
             tree = cKDTree(seed_points)
             voxels = np.argwhere(pieces > 0)
-            distance, _ = tree.query(voxels * spacing, k=1)
+            # only "within near_mm?" matters unless no piece is: a bounded search prunes the tree
+            distance, _ = tree.query(voxels * spacing, k=1, distance_upper_bound=near_mm * (1 + 1e-9))
+            if not np.isfinite(distance).any():
+                distance, _ = tree.query(voxels * spacing, k=1)
             nearest = np.full(count + 1, np.inf)
             np.minimum.at(nearest, pieces[tuple(voxels.T)], distance)
             keep = [p for p in range(1, count + 1) if nearest[p] <= near_mm] or [int(np.argmin(nearest[1:])) + 1]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from CrossMRLib.model.config import ModelConfig
-from CrossMRLib.model.decoder import DecoderLayer
+from CrossMRLib.model.decoder import DecoderLayer, downsample_bilinear, mask_product
 from CrossMRLib.model.losses import boundary_band, crossmr_loss
 from CrossMRLib.model.matching import match_batch, match_sample, organ_cost_matrix
 from CrossMRLib.model.network import CrossMRNet, probabilities_to_labels, select_outputs
@@ -38,6 +38,49 @@ def test_encoder_and_fpn_shapes(net):
     assert net.encode(torch.rand(2, 1, 64, 64), mask_rows=None).mask is None  # reference slices need none
     part = net.encode(torch.rand(3, 1, 64, 64), mask_rows=slice(1, 3))
     assert tuple(part.mask.shape) == (2, 32, 32, 32) and tuple(part.levels[0].shape) == (3, 32, 2, 2)
+
+
+def test_inference_decoding_gives_the_final_layer_of_full_decoding(net):
+    """`encode(project_mask=False)` + `decode(final_only=True)` (what inference runs) folds the mask
+    features' last convolution into the mask embeddings and skips the earlier layers' full-size masks:
+    the same final masks and scores."""
+    with torch.no_grad():
+        tokens, _ = net.tokens(net.encode(torch.rand(2, 1, 64, 64), mask_rows=None), _scribbles())
+        target = torch.rand(2, 1, 64, 64)
+        full = net.decode(net.encode(target), tokens)
+        fast = net.decode(net.encode(target, project_mask=False), tokens, final_only=True)
+    assert len(full) == 1 + len(net.decoder.layers) and len(fast) == 1
+    assert torch.allclose(fast[0]["masks"], full[-1]["masks"], atol=1e-4)
+    assert torch.allclose(fast[0]["scores"], full[-1]["scores"], atol=1e-5)
+    assert not torch.allclose(fast[0]["masks"], full[-2]["masks"], atol=1e-4)  # not just any layer
+
+
+def test_mask_product_gradients_match_the_plain_product_when_few_queries_are_supervised():
+    torch.manual_seed(1)
+    embed = torch.randn(3, 10, 8, requires_grad=True)
+    features = torch.randn(3, 8, 5, 6, requires_grad=True)
+    weights = [torch.zeros(3, 10, 5, 6), torch.randn(3, 10, 5, 6)]  # a few matched queries; every query
+    weights[0][0, 2] = torch.randn(5, 6)
+    weights[0][2, 7] = torch.randn(5, 6)
+    for weight in weights:
+        grads = []
+        for product in (mask_product, lambda e, f: torch.einsum("bqd,bdhw->bqhw", e, f)):
+            embed.grad = features.grad = None
+            (product(embed, features) * weight).sum().backward()
+            grads.append((embed.grad.clone(), features.grad.clone()))
+        assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+        assert torch.allclose(grads[0][1], grads[1][1], atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(mask_product(embed, features), torch.einsum("bqd,bdhw->bqhw", embed, features))
+
+
+def test_strided_downsampling_matches_bilinear_interpolation():
+    x = torch.rand(2, 3, 32, 48)
+    for size in [(16, 24), (8, 6), (2, 3), (4, 8)]:
+        want = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        assert torch.allclose(downsample_bilinear(x, size), want, atol=1e-6), size
+    odd = torch.nn.functional.interpolate(x, size=(32, 16), mode="bilinear", align_corners=False)  # factor 3
+    assert torch.equal(downsample_bilinear(x, (32, 16)), odd)
 
 
 def test_separable_mask_head_keeps_shapes_and_travels_with_the_weights(tmp_path):

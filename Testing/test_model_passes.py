@@ -19,10 +19,10 @@ class EchoNet:
     def eval(self) -> None:
         pass
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
+    def encode(self, images: torch.Tensor, project_mask: bool = True) -> torch.Tensor:
         return images
 
-    def decode(self, images: torch.Tensor, tokens) -> list[dict]:
+    def decode(self, images: torch.Tensor, tokens, final_only: bool = False) -> list[dict]:
         logits = 40.0 * (F.avg_pool2d(images, 2) - 0.5)  # (B, 1, S/2, S/2); square -> +20, outside -20
         return [{"masks": logits[:, :, None], "scores": torch.full((len(images), 1, 1), 5.0)}]
 

@@ -50,6 +50,20 @@ def test_refined_outputs_keep_empty_organs_empty_and_presence_unchanged():
     assert float(out[:, 0, 8:12, 8:12].min()) > 0.5 and float(out[:, 0, :2, :2].max()) < 0.5
 
 
+def test_organs_below_their_presence_floor_come_back_empty_the_others_unchanged():
+    probs = torch.zeros(2, 3, 20, 20)
+    probs[:, :, 5:15, 5:15] = 0.8
+    presence = torch.tensor([[0.9, 0.4, 0.7], [0.2, 0.9, 0.7]])
+    guide = np.random.default_rng(3).random((2, 20, 20)).astype(np.float32)
+    (_, _, every, _), = list(refined_outputs([(0, 2, probs, presence)], guide, radius=2))
+    (_, _, floored, kept), = list(refined_outputs([(0, 2, probs, presence)], guide, radius=2,
+                                                  min_presence=[0.5, 0.5, 0.8]))
+    assert torch.equal(kept, presence)
+    below = (presence < torch.tensor([0.5, 0.5, 0.8]))
+    assert floored[below].abs().max() == 0  # left out of those slices by the thresholds anyway
+    assert torch.equal(floored[~below], every[~below])  # the rest is sharpened exactly as before
+
+
 def test_radius_is_in_millimetres():
     assert radius_pixels((1.25, 1.25)) == 5  # CHAOS T2-SPIR
     assert radius_pixels((2.6, 2.6)) == 2  # a coarse DWI grid

@@ -36,12 +36,19 @@ class FPN(nn.Module):
         self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), block(dim // 2, dim))
         self.mask_out = nn.Sequential(block(dim, dim), nn.Conv2d(dim, dim, 1))
 
-    def forward(self, image: torch.Tensor, stages: list[torch.Tensor], mask_rows: slice | None = slice(None)
-                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    @property
+    def mask_projection(self) -> nn.Conv2d:
+        """The last (1 x 1) convolution of the mask features: linear, so inference folds it into the mask
+        embeddings instead of running it on every stride-2 pixel (`project=False`)."""
+        return self.mask_out[-1]
+
+    def forward(self, image: torch.Tensor, stages: list[torch.Tensor], mask_rows: slice | None = slice(None),
+                project: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Returns ([stride 32, 16, 8] features, stride-2 mask features), all with `dim` channels.
 
         Mask features are computed only for the batch rows `mask_rows` (None: none), since only target
-        slices need them; a reference slice only gives visual tokens from the decoder levels."""
+        slices need them; a reference slice only gives visual tokens from the decoder levels.
+        `project=False` leaves out the mask features' last convolution (`mask_projection`)."""
         outs: list[torch.Tensor] = []
         top = None
         for i in reversed(range(len(stages))):
@@ -55,5 +62,7 @@ class FPN(nn.Module):
             return outs[:3], None
         shallow = self.shallow(image[mask_rows])
         up = F.interpolate(outs[-1][mask_rows], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
-        mask_features = self.mask_out(shallow + up)
+        mask_features = self.mask_out[:-1](shallow + up)
+        if project:
+            mask_features = self.mask_projection(mask_features)
         return outs[:3], mask_features

@@ -176,7 +176,7 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
             moved = shift != (0.0, 0.0)
             seen = images if forward is None and not moved else \
                 resample(images, shifted_thetas(forward, len(images), shift), size)
-            pred = model.decode(model.encode(seen), tokens)[-1]
+            pred = model.decode(model.encode(seen, project_mask=False), tokens, final_only=True)[-1]
             presence += torch.sigmoid(pred["scores"].max(-1).values) * valid
             logits = best_query_logits(pred)
             if back is None and not moved:

@@ -20,6 +20,7 @@ class Features:
 
     levels: list[torch.Tensor]
     mask: torch.Tensor | None  # None for reference slices (only targets need mask features)
+    mask_projected: bool = True  # False: the FPN's last mask convolution is left to the decoder
 
 
 class CrossMRNet(nn.Module):
@@ -34,11 +35,14 @@ class CrossMRNet(nn.Module):
         self.decoder = OrganDecoder(config.hidden_dim, config.num_heads, config.num_queries, config.num_organs,
                                     3, config.decoder_rounds)
 
-    def encode(self, images: torch.Tensor, mask_rows: slice | None = slice(None)) -> Features:
+    def encode(self, images: torch.Tensor, mask_rows: slice | None = slice(None), project_mask: bool = True
+               ) -> Features:
         """(B, 1, S, S) images in [0, 1] -> features (shared by reference and target); mask features
-        only for the rows `mask_rows` (None: reference slices, which need none)."""
-        levels, mask = self.fpn(images, self.encoder(images), mask_rows)
-        return Features(levels, mask)
+        only for the rows `mask_rows` (None: reference slices, which need none). `project_mask=False`
+        (inference) leaves the mask features' last, linear convolution to `decode`, which folds it into
+        the mask embeddings: the same masks for less work."""
+        levels, mask = self.fpn(images, self.encoder(images), mask_rows, project_mask)
+        return Features(levels, mask, project_mask)
 
     def tokens(self, reference: Features, scribbles: torch.Tensor,
                generator: torch.Generator | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -46,9 +50,11 @@ class CrossMRNet(nn.Module):
         coords, valid = choose_points(scribbles, self.config.num_points, generator)
         return self.sampler(reference.levels, scribbles, coords), valid
 
-    def decode(self, target: Features, tokens: list[torch.Tensor]) -> list[dict]:
-        """Decoder predictions for every layer (last = final)."""
-        return self.decoder(target.levels, target.mask, tokens)
+    def decode(self, target: Features, tokens: list[torch.Tensor], final_only: bool = False) -> list[dict]:
+        """Decoder predictions for every layer (last = final); `final_only` (inference): the final one
+        alone, the earlier layers' masks computed only at the size their attention masks need."""
+        projection = None if target.mask_projected else self.fpn.mask_projection
+        return self.decoder(target.levels, target.mask, tokens, projection, final_only)
 
     def forward(self, reference: torch.Tensor, scribbles: torch.Tensor, target: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[list[dict], torch.Tensor]:

@@ -59,13 +59,22 @@ def radius_pixels(spacing_ji_mm: Sequence[float], radius_mm: float = RADIUS_MM) 
 
 
 def refined_outputs(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor]], guide: np.ndarray,
-                    radius: int, eps: float = EPS) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+                    radius: int, eps: float = EPS, min_presence: Sequence[float] | None = None
+                    ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """`iter_slice_outputs` batches with each organ's probabilities guided-filtered by the target slices
-    (`guide` (K, J, I) in [0, 1], the target grid). Organs with no probability on a slice stay empty."""
+    (`guide` (K, J, I) in [0, 1], the target grid). Organs with no probability on a slice stay empty.
+    `min_presence` (per organ): organs whose presence score on a slice is below it come back empty there
+    without being filtered (the presence thresholds: those organs are left out of the slice anyway)."""
     for start, stop, probs, presence in outputs:
         image = torch.from_numpy(np.ascontiguousarray(guide[start:stop], dtype=np.float32))[:, None]
         probs = probs.float()
-        predicted = probs.flatten(2).amax(-1) > 0
+        keep = probs.flatten(2).amax(-1) > 0
+        if min_presence is not None:
+            keep &= presence >= torch.as_tensor(min_presence, dtype=presence.dtype)
+        sharpened = torch.zeros_like(probs)
         # one slice at a time: the intermediates stay in the CPU cache (about 1.8x faster than the whole batch)
-        sharpened = torch.cat([guided_filter(probs[k:k + 1], image[k:k + 1], radius, eps) for k in range(len(probs))])
-        yield start, stop, sharpened * predicted[..., None, None], presence
+        for k in range(len(probs)):
+            organs = keep[k].nonzero()[:, 0]
+            if len(organs):
+                sharpened[k, organs] = guided_filter(probs[k:k + 1, organs], image[k:k + 1], radius, eps)[0]
+        yield start, stop, sharpened, presence
