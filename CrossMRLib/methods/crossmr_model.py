@@ -88,8 +88,9 @@ class CrossMRModelMethod:
                        cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """uint8 (K', J', I') labels in `target`'s grid."""
         labels = np.zeros(target.shape, dtype=np.uint8)
-        outputs = self.slice_outputs(reference, scribbles, target, pairing, cancel, self.presence_thresholds)
-        for start, stop, batch in smoothed_labels(outputs, target.num_slices, self.presence_thresholds):
+        thresholds = self.presence_thresholds
+        outputs = self.slice_outputs(reference, scribbles, target, pairing, cancel, thresholds)
+        for start, stop, batch in smoothed_labels(outputs, target.num_slices, thresholds):
             labels[start:stop] = batch
         return self.clean(labels, reference, scribbles, target, pairing)
 
@@ -101,13 +102,13 @@ class CrossMRModelMethod:
         return [float(v) for v in stored] if stored else [0.5] * self.model.config.num_organs
 
     def slice_outputs(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
-                      cancel: Callable[[], bool] | None = None, refine_from: Sequence[float] | None = None
+                      cancel: Callable[[], bool] | None = None, min_presence: Sequence[float] | None = None
                       ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
         """The network's per-batch (start, stop, probabilities, presence) on `target`'s grid, before the
         presence thresholds and the clean-up (see `iter_slice_outputs`), sharpened along the target's edges
         unless refine=False. Presence is 1 on target slices within half a reference slice of a slice the
-        user scribbled the organ on (`scribbled_presence`). `refine_from` (per organ): organs with a
-        presence below it are left empty instead of sharpened (`refined_outputs`' min_presence)."""
+        user scribbled the organ on (`scribbled_presence`). `min_presence` (per organ): organs with a
+        presence below it are left empty instead of sharpened (see `refined_outputs`)."""
         scribbles = np.asarray(scribbles)
         if scribbles.shape != reference.shape:
             raise InputError(f"scribbles shape {scribbles.shape} differs from the reference '{reference.name}' "
@@ -128,7 +129,7 @@ class CrossMRModelMethod:
         outputs = with_scribbled_presence(outputs, scribbled)
         if not self.refine:
             return outputs
-        return refined_outputs(outputs, normalized, radius_pixels(target.spacing[1::-1]), min_presence=refine_from)
+        return refined_outputs(outputs, normalized, radius_pixels(target.spacing[1::-1]), min_presence=min_presence)
 
     def clean(self, labels: np.ndarray, reference: Series, scribbles: np.ndarray, target: Series,
               pairing: SlicePairing) -> np.ndarray:

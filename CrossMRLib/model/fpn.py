@@ -62,7 +62,7 @@ class FPN(nn.Module):
             return outs[:3], None
         shallow = self.shallow(image[mask_rows])
         up = F.interpolate(outs[-1][mask_rows], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
-        mask_features = self.mask_out[:-1](shallow + up)
+        mask_features = self.mask_out[0](shallow + up)
         if project:
             mask_features = self.mask_projection(mask_features)
         return outs[:3], mask_features
