@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from torch import nn
+
+from CrossMRLib.model.activations import LayoutGELU
 from CrossMRLib.model.config import ModelConfig
 from CrossMRLib.model.decoder import DecoderLayer, downsample_bilinear, mask_product
 from CrossMRLib.model.losses import boundary_band, crossmr_loss
@@ -53,6 +56,42 @@ def test_inference_decoding_gives_the_final_layer_of_full_decoding(net):
     assert torch.allclose(fast[0]["masks"], full[-1]["masks"], atol=1e-4)
     assert torch.allclose(fast[0]["scores"], full[-1]["scores"], atol=1e-5)
     assert not torch.allclose(fast[0]["masks"], full[-2]["masks"], atol=1e-4)  # not just any layer
+
+
+def test_training_forward_folds_the_mask_projection_with_the_same_masks_and_gradients(net):
+    """Training decodes with the mask features' last 1 x 1 convolution folded into the embeddings: every
+    layer's masks are those of the unfolded path, and the convolution's weights still get gradients."""
+    torch.manual_seed(2)
+    reference, target = torch.rand(2, 1, 64, 64), torch.rand(2, 1, 64, 64)
+    preds, _ = net(reference, _scribbles(), target, torch.Generator().manual_seed(0))
+    feats = net.encode(torch.cat([reference, target]), mask_rows=slice(2, 4))
+    tokens, _ = net.tokens(net.encode(reference, mask_rows=None), _scribbles(), torch.Generator().manual_seed(0))
+    plain = net.decode(type(feats)([f[2:] for f in feats.levels], feats.mask), tokens)
+    assert len(preds) == len(plain)
+    for folded, unfolded in zip(preds, plain):
+        assert torch.allclose(folded["masks"], unfolded["masks"], atol=1e-4)
+    net.zero_grad()
+    preds[-1]["masks"].square().mean().backward()
+    assert net.fpn.mask_projection.weight.grad.abs().sum() > 0
+    net.zero_grad()
+
+
+def test_layout_gelu_matches_gelu_for_channels_last_inputs_and_replaces_every_gelu(net):
+    """The encoder's activations are channels-last while their gradients arrive NCHW: `LayoutGELU` gives
+    GELU's values and derivative there (and everywhere else), and the network holds no plain GELU."""
+    torch.manual_seed(3)
+    x = torch.randn(2, 8, 5, 6).to(memory_format=torch.channels_last)
+    upstream = torch.randn(2, 8, 5, 6)  # NCHW-contiguous
+    for fn in (nn.GELU(), LayoutGELU()):
+        leaf = x.detach().clone().requires_grad_(True)
+        out = fn(leaf)
+        out.backward(upstream)
+        if isinstance(fn, LayoutGELU):
+            assert torch.equal(out, reference_out)
+            assert torch.allclose(leaf.grad, reference_grad, atol=1e-6)
+        reference_out, reference_grad = out.detach(), leaf.grad
+    gelus = [m for m in net.modules() if isinstance(m, nn.GELU)]
+    assert gelus and all(isinstance(m, LayoutGELU) for m in gelus)
 
 
 def test_mask_product_gradients_match_the_plain_product_when_few_queries_are_supervised():

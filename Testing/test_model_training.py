@@ -261,3 +261,23 @@ def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path)
     assert "Traceback" not in again.stderr
     assert again.stderr.strip().splitlines()[-1].startswith("train.py: ")
     assert "written without --ema" in again.stderr
+
+
+def test_augmentation_draws_the_same_pairs_without_monai_metadata_and_leaves_its_setting_alone():
+    """Drawing pairs switches MONAI's MetaTensor bookkeeping off only while a transform runs: the same pairs
+    as with it on, and the process-wide setting is as it was afterwards."""
+    import monai.data
+    from CrossMRLib.model import augment
+
+    def draw() -> list[dict]:
+        return [PairSampler([blob_volume(0)], 64, 5).batch(4) for _ in range(3)]
+
+    plain = draw()
+    original = augment.set_track_meta
+    augment.set_track_meta = lambda value: None  # keep the bookkeeping on throughout
+    try:
+        tracked = draw()
+    finally:
+        augment.set_track_meta = original
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(plain, tracked) for k in a)
+    assert monai.data.get_track_meta() is True

@@ -62,6 +62,7 @@ class FPN(nn.Module):
             return outs[:3], None
         shallow = self.shallow(image[mask_rows])
         up = F.interpolate(outs[-1][mask_rows], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
+        up = up.contiguous()  # the pyramid runs channels-last, the shallow branch NCHW: adding mixed layouts is slow
         mask_features = self.mask_out[0](shallow + up)
         if project:
             mask_features = self.mask_projection(mask_features)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .activations import use_layout_gelu
 from .config import ModelConfig
 from .decoder import OrganDecoder
 from .encoder import Encoder
@@ -34,6 +35,7 @@ class CrossMRNet(nn.Module):
         self.sampler = VisualSampler(config.hidden_dim, 3)
         self.decoder = OrganDecoder(config.hidden_dim, config.num_heads, config.num_queries, config.num_organs,
                                     3, config.decoder_rounds)
+        use_layout_gelu(self)
 
     def encode(self, images: torch.Tensor, mask_rows: slice | None = slice(None), project_mask: bool = True
                ) -> Features:
@@ -60,9 +62,9 @@ class CrossMRNet(nn.Module):
                 generator: torch.Generator | None = None) -> tuple[list[dict], torch.Tensor]:
         """Encode both images in one batch, sample tokens from the reference, decode on the target."""
         b = reference.shape[0]
-        feats = self.encode(torch.cat([reference, target], dim=0), mask_rows=slice(b, 2 * b))
+        feats = self.encode(torch.cat([reference, target], dim=0), mask_rows=slice(b, 2 * b), project_mask=False)
         ref = Features([f[:b] for f in feats.levels], None)
-        tgt = Features([f[b:] for f in feats.levels], feats.mask)
+        tgt = Features([f[b:] for f in feats.levels], feats.mask, mask_projected=False)
         tokens, valid = self.tokens(ref, scribbles, generator)
         return self.decode(tgt, tokens), valid
 
