@@ -295,6 +295,15 @@ SETUP = """## Setup
   0.929, left kidney 0.903, spleen 0.918), sparse 0.896, generated T2w 0.944, DWI 0.929, in-phase 0.911,
   opposed 0.891 (liver 0.933, right kidney 0.877, left kidney 0.892, spleen 0.860), against the shipped 0.916,
   0.888, 0.944, 0.930, 0.916, 0.896: the recipe lands where it did, within the spread of its seeds.
+- The shipped command re-run at 0d2a4cd (a cheaper CPU training step with the same model: GELU's backward pass in
+  its input's memory layout, the mask projection folded into the embeddings in training too, fused AdamW, MONAI
+  transforms without MetaTensor bookkeeping; docs/architecture.md), `--out runs/fast`, on the AVX2-only AMD
+  EPYC: 86.9 min for the 7400 steps (96.6 min at 43b4f3d on that machine) + 3.2 min calibration; thresholds
+  0.8 / 0.7 / 0.75 / 0.85, sha256 0ab3b6d4…, not shipped; evaluated with `--no-growcut`: CHAOS dense 0.914
+  (liver 0.905, right kidney 0.928, left kidney 0.910, spleen 0.912), sparse 0.897, generated T2w 0.938, DWI
+  0.932, in-phase 0.905, opposed 0.883 (liver 0.931, right kidney 0.870, left kidney 0.876, spleen 0.853),
+  against the shipped 0.916, 0.888, 0.944, 0.930, 0.916, 0.896: within the spread of the recipe's runs, and
+  below it on the two rows short of their targets.
 """
 
 
