@@ -263,7 +263,7 @@ def test_resuming_an_ema_run_from_a_run_without_it_stops_with_one_line(tmp_path)
     assert "written without --ema" in again.stderr
 
 
-def test_augmentation_draws_the_same_pairs_without_monai_metadata_and_leaves_its_setting_alone():
+def test_augmentation_draws_the_same_pairs_without_monai_metadata_and_leaves_its_setting_alone(monkeypatch):
     """Drawing pairs switches MONAI's MetaTensor bookkeeping off only while a transform runs: the same pairs
     as with it on, and the process-wide setting is as it was afterwards."""
     import monai.data
@@ -273,11 +273,8 @@ def test_augmentation_draws_the_same_pairs_without_monai_metadata_and_leaves_its
         return [PairSampler([blob_volume(0)], 64, 5).batch(4) for _ in range(3)]
 
     plain = draw()
-    original = augment.set_track_meta
-    augment.set_track_meta = lambda value: None  # keep the bookkeeping on throughout
-    try:
-        tracked = draw()
-    finally:
-        augment.set_track_meta = original
+    monkeypatch.setattr(augment, "set_track_meta", lambda value: None)  # keep the bookkeeping on throughout
+    tracked = draw()
+    monkeypatch.undo()
     assert all(torch.equal(a[k], b[k]) for a, b in zip(plain, tracked) for k in a)
     assert monai.data.get_track_meta() is True
