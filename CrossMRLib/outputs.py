@@ -61,6 +61,7 @@ def run_record(result: StudyResult) -> dict:
         "pairing": {
             name: {"rule": p.rule, "reason": p.reason, "pairs": p.as_rows()} for name, p in result.pairings.items()
         },
+        "segmented_together": [list(names) for names in result.together],
         "warnings": list(result.warnings),
         "timings": dict(result.timings),
     }

@@ -2,6 +2,11 @@
 
 The one entry point shared by the CLI and the Slicer logic. It only computes: nothing is written, so a
 cancelled or failed run leaves no partial output behind.
+
+Series that share one grid exactly (the in- and opposed-phase echoes of one dual-echo acquisition, the
+b-values of one diffusion series) show the same anatomy at the same moment, so by default the model
+segments them together and they get the same masks (`CrossMRModelMethod.segment_targets`); `joint=False`
+segments every series on its own (for series planned on one grid but acquired in separate breath-holds).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from .methods.base import Method
 from .organs import ORGAN_BY_LABEL
 from .pairing import SlicePairing, check_orientation, identity_pairing, pair_slices
 from .scribbles.read import validate_scribbles
-from .series import Series
+from .series import Series, same_grid_groups
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -38,14 +43,16 @@ class StudyResult:
     timings: dict[str, float] = field(default_factory=dict)
     reference_name: str = ""
     passes: int | None = None  # model passes per slice (shifted copies averaged); None for other methods
+    together: list[list[str]] = field(default_factory=list)  # series on one grid segmented together
 
 
 def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Series], method: str | Method = "auto",
                   weights: str | Path | None = None, threads: int | None = None,
                   progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None,
-                  fast: bool = False) -> StudyResult:
+                  fast: bool = False, joint: bool = True) -> StudyResult:
     """Segment the reference and every target from `scribbles` (uint8 (K, J, I) on the reference grid);
-    `fast` runs the model once per slice instead of three times (see `CrossMRModelMethod`)."""
+    `fast` runs the model once per slice instead of three times (see `CrossMRModelMethod`); `joint`
+    segments series on one grid together (see the module docstring)."""
     start = time.perf_counter()
     with collect_warnings() as warnings:
         scribbles = np.asarray(scribbles)
@@ -62,24 +69,43 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
         timings = {"load_method_s": round(time.perf_counter() - start, 4)}
         all_series = [reference, *targets]
         labels: dict[str, np.ndarray] = {}
-        for index, series in enumerate(all_series):
+        done, together = 0, []
+        for group in _groups(all_series, joint and hasattr(segmenter, "segment_targets")):
             if cancel is not None and cancel():
                 raise Cancelled()
+            names = [series.name for series in group]
             if progress is not None:
-                progress(index / len(all_series), f"segmenting {series.name} ({index + 1}/{len(all_series)})")
+                progress(done / len(all_series), f"segmenting {' + '.join(names)} ({done + 1}/{len(all_series)})")
             tick = time.perf_counter()
-            result = segmenter.segment_target(reference, scribbles, series, pairings[series.name], cancel)
-            result = np.where(np.isin(result, present), result, 0).astype(np.uint8)
-            labels[series.name] = result
-            timings[f"{series.name}_s"] = round(time.perf_counter() - tick, 4)
-            _warn_empty(series, result, present)
+            if len(group) == 1:
+                results = [segmenter.segment_target(reference, scribbles, group[0], pairings[names[0]], cancel)]
+            else:
+                together.append(names)
+                log.info("segmenting %s together: they share one grid (echoes of one acquisition), so they get "
+                         "the same masks (if they were acquired apart, segment them separately: crossmr segment "
+                         "--separate-series, or untick 'Same-grid series together' in Slicer)", ", ".join(names))
+                results = segmenter.segment_targets(reference, scribbles, group, [pairings[n] for n in names], cancel)
+            for series, result in zip(group, results):
+                result = np.where(np.isin(result, present), result, 0).astype(np.uint8)
+                labels[series.name] = result
+                timings[f"{series.name}_s"] = round((time.perf_counter() - tick) / len(group), 4)
+                _warn_empty(series, result, present)
+            done += len(group)
+        labels = {series.name: labels[series.name] for series in all_series}  # input order, reference first
         if progress is not None:
             progress(1.0, "done")
     timings["segment_total_s"] = round(time.perf_counter() - start, 4)
     shifts = getattr(segmenter, "shifts", None)
     return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
                        getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name,
-                       len(shifts) if shifts is not None else None)
+                       len(shifts) if shifts is not None else None, together)
+
+
+def _groups(series: list[Series], joint: bool) -> list[list[Series]]:
+    """The series in segmenting order: groups sharing one grid when `joint`, else one at a time."""
+    if not joint:
+        return [[one] for one in series]
+    return [[series[i] for i in group] for group in same_grid_groups(series)]
 
 
 def _check_names(reference: Series, targets: Sequence[Series]) -> None:

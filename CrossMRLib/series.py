@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -95,3 +96,16 @@ def same_grid(a: Series, b: Series, tol_mm: float = 1e-3) -> bool:
         return False
     corners = np.array([[0, 0, 0, 1], [a.shape[2] - 1, a.shape[1] - 1, a.shape[0] - 1, 1]], dtype=float).T
     return bool(np.abs(a.ijk_to_ras @ corners - b.ijk_to_ras @ corners).max() <= tol_mm)
+
+
+def same_grid_groups(series: Sequence[Series]) -> list[list[int]]:
+    """Indices of `series` grouped by shared grid (`same_grid`), each group and the groups in input order."""
+    groups: list[list[int]] = []
+    for index, one in enumerate(series):
+        for group in groups:
+            if same_grid(series[group[0]], one):
+                group.append(index)
+                break
+        else:
+            groups.append([index])
+    return groups

@@ -39,7 +39,8 @@ class CrossMRSegment(ScriptedLoadableModule):
 @parameterNodeWrapper
 class CrossMRSegmentParameterNode:
     """referenceVolume: series with the scribbles; scribbleSegmentation: the strokes; method, backgroundProcess,
-    threads, fast: how the engine runs (threads 0 = all cores; fast = one model pass per slice)."""
+    threads, fast, joint: how the engine runs (threads 0 = all cores; fast = one model pass per slice; joint =
+    series on one grid segmented together)."""
 
     referenceVolume: vtkMRMLScalarVolumeNode
     scribbleSegmentation: vtkMRMLSegmentationNode
@@ -47,6 +48,7 @@ class CrossMRSegmentParameterNode:
     backgroundProcess: bool = True
     threads: Annotated[int, WithinRange(0, 256)] = 0
     fast: bool = False
+    joint: bool = True
 
 
 class CrossMRSegmentModuleLogic(ScriptedLoadableModuleLogic, CrossMRSegmentLogic):
@@ -228,6 +230,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.method = parameters.method
                 self.logic.threads = parameters.threads or None
                 self.logic.fast = parameters.fast
+                self.logic.joint = parameters.joint
                 targets = [self._resolveTarget(node) for node in self.checkedTargets()]
                 prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets)
         except Exception as error:
@@ -238,7 +241,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             from CrossMRSegmentLib.process import SegmentationProcess
 
             self._process = SegmentationProcess(prepared, self.logic.method, self.logic.weights, self.logic.threads,
-                                                fast=self.logic.fast)
+                                                fast=self.logic.fast, joint=self.logic.joint)
             self._process.start(self.onProgress, lambda labels, error: self._finish(prepared, labels, error))
             return
         try:  # in Slicer's process: progress events keep the GUI alive and let Cancel through

@@ -148,6 +148,29 @@ def test_fast_option_reaches_the_model_in_both_runners(study):
     assert any(not np.array_equal(logic.compute(prepared)[k], direct[k]) for k in direct)
 
 
+def test_in_and_opposed_phase_get_the_same_masks_unless_untick_in_both_runners(study):
+    """"Same-grid series together" (on by default) gives the two echoes of one acquisition the same masks;
+    unticked, each is segmented on its own, in Slicer's process and in the background process alike."""
+    from CrossMRSegmentLib.process import SegmentationProcess
+
+    env, logic, volumes, _, scribbles = _scribbled_scene(study)
+    prepared = logic.prepare(volumes["t1w"], scribbles, [volumes["inphase"], volumes["opposed"]])
+    inphase, opposed = volumes["inphase"].GetID(), volumes["opposed"].GetID()
+    logic.method = "auto"
+    assert logic.joint
+    together = logic.compute(prepared)
+    assert np.array_equal(together[inphase], together[opposed]) and together[inphase].any()
+    logic.joint = False
+    apart = logic.compute(prepared)
+    assert not np.array_equal(apart[inphase], apart[opposed])
+    for joint in (True, False):
+        probe = SegmentationProcess(prepared, "auto", python=sys.executable, joint=joint)
+        assert ("--separate-series" in probe.command()) != joint
+        probe.cleanup()
+    background = SegmentationProcess(prepared, "auto", python=sys.executable, joint=False).runBlocking()
+    assert all(np.array_equal(background[k], apart[k]) for k in apart)
+
+
 # ----------------------------------------------------------------------------- helpers the GUI relies on
 def test_create_scribble_segmentation_is_ready_to_paint(study):
     env = SlicerScene()

@@ -33,6 +33,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fast", action="store_true",
                         help="run the model once per slice instead of three times (about 1.8x faster, slightly "
                              "less accurate)")
+    parser.add_argument("--separate-series", action="store_true",
+                        help="segment every series on its own; by default series on one grid (the in- and "
+                             "opposed-phase echoes of one acquisition) are segmented together and get the same masks")
     parser.add_argument("--volume", type=int, help="for 4D inputs: which volume to use (default: highest b-value)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files of an earlier run in OUTDIR")
     parser.add_argument("--progress", action="store_true", help="print 'PROGRESS <fraction> <message>' lines")
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"PROGRESS {fraction:.3f} {message}", flush=True)
 
     result = segment_study(reference, scribbles, targets, method=args.method, weights=args.weights,
-                           threads=args.threads, progress=report, fast=args.fast)
+                           threads=args.threads, progress=report, fast=args.fast,
+                           joint=not args.separate_series)
     result.warnings[:0] = read_warnings
     result.timings["load_s"] = round(load_s, 4)
     write_outputs(result, args.out)

@@ -12,7 +12,7 @@ import torch
 
 from ..errors import InputError
 from ..pairing import SlicePairing
-from ..series import Series
+from ..series import Series, same_grid
 from ..grids import carry_labels
 from ..model.inference import (SHIFTS_PX, TokenCache, iter_slice_outputs, nearest_scribbled, prepare_images,
                                prepare_scribbles, resize_normalized, scribbled_presence, smoothed_labels,
@@ -93,6 +93,27 @@ class CrossMRModelMethod:
         for start, stop, batch in smoothed_labels(outputs, target.num_slices, thresholds):
             labels[start:stop] = batch
         return self.clean(labels, reference, scribbles, target, pairing)
+
+    def segment_targets(self, reference: Series, scribbles: np.ndarray, targets: Sequence[Series],
+                        pairings: Sequence[SlicePairing], cancel: Callable[[], bool] | None = None) -> list[np.ndarray]:
+        """uint8 labels for series on one grid (say the in- and opposed-phase echoes of one acquisition):
+        each series' probabilities and presence scores, sharpened along its own image, are averaged over the
+        series, so they all get the same masks (before each one's clean-up with its own `pairings` entry)."""
+        if len(targets) != len(pairings) or not targets:
+            raise ValueError("segment_targets needs one pairing per target and at least one target")
+        first = targets[0]
+        for other in targets[1:]:
+            if not same_grid(first, other):
+                raise InputError(f"'{other.name}' and '{first.name}' are not on one grid; segment them one at a time")
+        thresholds = self.presence_thresholds
+        # every organ is sharpened in every series: one series' absent organ must not halve another's probabilities
+        streams = [self.slice_outputs(reference, scribbles, t, pairings[0], cancel) for t in targets]
+        averaged = ((batches[0][0], batches[0][1], sum(b[2] for b in batches) / len(batches),
+                     sum(b[3] for b in batches) / len(batches)) for batches in zip(*streams))
+        labels = np.zeros(first.shape, dtype=np.uint8)
+        for start, stop, batch in smoothed_labels(averaged, first.num_slices, thresholds):
+            labels[start:stop] = batch
+        return [self.clean(labels.copy(), reference, scribbles, t, p) for t, p in zip(targets, pairings)]
 
     @property
     def presence_thresholds(self) -> list[float]:

@@ -47,7 +47,8 @@ class CrossMRSegmentLogic:
     """Segment liver, kidneys and spleen on every series of a study from scribbles on one reference.
 
     `method` ("auto" = the CrossMR model, "region-growing" = classical), `weights` (None = shipped model)
-    `threads` (None = all cores) and `fast` (one model pass per slice) are passed to the engine.
+    `threads` (None = all cores), `fast` (one model pass per slice) and `joint` (series on one grid segmented
+    together) are passed to the engine.
     """
 
     def __init__(self, scene=None) -> None:
@@ -56,6 +57,7 @@ class CrossMRSegmentLogic:
         self.weights: str | Path | None = None
         self.threads: int | None = None
         self.fast: bool = False
+        self.joint: bool = True
         self.lastWarnings: list[str] = []
 
     @property
@@ -119,7 +121,7 @@ class CrossMRSegmentLogic:
 
         result = segment_study(prepared.reference, prepared.scribbles, prepared.targets, method=self.method,
                                weights=self.weights, threads=self.threads, progress=progress, cancel=cancel,
-                               fast=self.fast)
+                               fast=self.fast, joint=self.joint)
         self.lastWarnings = [*prepared.warnings, *result.warnings]
         byName = {series.name: node for series, node in zip(prepared.series, prepared.volumes)}
         return {byName[name].GetID(): labels for name, labels in result.labels.items()}

@@ -55,9 +55,11 @@ class SegmentationProcess:
     """One background run of the engine on a prepared study."""
 
     def __init__(self, prepared, method: str = "auto", weights: str | Path | None = None,
-                 threads: int | None = None, python: str | None = None, fast: bool = False) -> None:
+                 threads: int | None = None, python: str | None = None, fast: bool = False,
+                 joint: bool = True) -> None:
         self.prepared = prepared
         self.fast = fast
+        self.joint = joint
         self.method = method
         self.weights = weights
         self.threads = threads
@@ -90,6 +92,8 @@ class SegmentationProcess:
             command += ["--threads", str(int(self.threads))]
         if self.fast:
             command.append("--fast")
+        if not self.joint:
+            command.append("--separate-series")
         return command
 
     def _launch(self) -> None:
