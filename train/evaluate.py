@@ -332,6 +332,13 @@ SETUP = """## Setup
   0.932, in-phase 0.905, opposed 0.883 (liver 0.931, right kidney 0.870, left kidney 0.876, spleen 0.853),
   against the shipped 0.916, 0.888, 0.944, 0.930, 0.916, 0.896: within the spread of the recipe's runs, and
   below it on the two rows short of their targets.
+- Input 144 with 6000 steps and more opposed-phase targets (`--size 144 --steps 6000 --target-weights opposed=1.5`,
+  otherwise the shipped command; `--out runs/s144op15`, on the AVX2-only AMD EPYC: 6000 steps in 87.7 min, the
+  first 15 minutes beside short test runs, + 3.2 min calibration; thresholds 0.8 / 0.75 / 0.8 / 0.9, sha256
+  268b2226…, not shipped), evaluated at 78134b5 with `--no-growcut` (echoes together): CHAOS dense 0.914 (liver
+  0.916, right kidney 0.931, left kidney 0.904, spleen 0.903), sparse 0.892, generated T2w 0.944, DWI 0.932,
+  in- and opposed-phase 0.904, against the shipped weights' 0.916, 0.888, 0.944, 0.930, 0.915 and 0.915: the
+  shorter input-144 run lost the CHAOS gain of the 7400-step ones (0.923, 0.924); one run only.
 """
 
 

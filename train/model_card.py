@@ -26,6 +26,15 @@ SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 trai
                    "--phantoms 24 --lr 6e-4 --ema 0.999 --out runs/ema7400 --export runs/ema7400/crossmr_model.pt")
 
 
+def _echoes(report: dict) -> str:
+    """How the evaluation segmented the series that share one grid (the in- and opposed-phase echoes)."""
+    if report.get("echoes_together"):
+        return ("Series on one grid (the in- and opposed-phase echoes) are segmented together, their probabilities "
+                "and presence scores averaged, so both get the same masks (`crossmr segment --separate-series`: "
+                "each on its own).")
+    return "Every series segmented on its own."
+
+
 def metric_rows(report: dict) -> list[str]:
     organs = sorted(ORGAN_BY_LABEL)
     head = "| evaluation | " + " | ".join(ORGAN_BY_LABEL[o].name for o in organs) + " | mean |"
@@ -126,6 +135,7 @@ def main() -> int:
   presence thresholds and the clean-up near the scribbles (`CrossMRLib/model/inference.py`; `crossmr segment --fast`:
   one pass). An organ scribbled on the reference slice at a target slice's position (within half a slice)
   counts as present there whatever its score, and on the reference's grid the strokes keep their organ.
+  {_echoes(report)}
 
 ## Training
 - Command (from scratch, seeded; run again to resume from `<out>/last.pt`), then copy `crossmr_model.pt` and its
