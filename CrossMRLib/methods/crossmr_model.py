@@ -87,12 +87,7 @@ class CrossMRModelMethod:
     def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
                        cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """uint8 (K', J', I') labels in `target`'s grid."""
-        labels = np.zeros(target.shape, dtype=np.uint8)
-        thresholds = self.presence_thresholds
-        outputs = self.slice_outputs(reference, scribbles, target, pairing, cancel, thresholds)
-        for start, stop, batch in smoothed_labels(outputs, target.num_slices, thresholds):
-            labels[start:stop] = batch
-        return self.clean(labels, reference, scribbles, target, pairing)
+        return self.segment_targets(reference, scribbles, [target], [pairing], cancel)[0]
 
     def segment_targets(self, reference: Series, scribbles: np.ndarray, targets: Sequence[Series],
                         pairings: Sequence[SlicePairing], cancel: Callable[[], bool] | None = None) -> list[np.ndarray]:
@@ -106,10 +101,13 @@ class CrossMRModelMethod:
             if not same_grid(first, other):
                 raise InputError(f"'{other.name}' and '{first.name}' are not on one grid; segment them one at a time")
         thresholds = self.presence_thresholds
-        # every organ is sharpened in every series: one series' absent organ must not halve another's probabilities
-        streams = [self.slice_outputs(reference, scribbles, t, pairings[0], cancel) for t in targets]
-        averaged = ((batches[0][0], batches[0][1], sum(b[2] for b in batches) / len(batches),
-                     sum(b[3] for b in batches) / len(batches)) for batches in zip(*streams))
+        # one series alone: organs below their threshold are dropped unsharpened (they are left out anyway); several:
+        # every organ is sharpened in every series, so one series' absent organ does not halve another's probabilities
+        floor = thresholds if len(targets) == 1 else None
+        streams = [self.slice_outputs(reference, scribbles, t, pairings[0], cancel, floor) for t in targets]
+        averaged = streams[0] if len(streams) == 1 else \
+            ((batches[0][0], batches[0][1], sum(b[2] for b in batches) / len(batches),
+              sum(b[3] for b in batches) / len(batches)) for batches in zip(*streams))
         labels = np.zeros(first.shape, dtype=np.uint8)
         for start, stop, batch in smoothed_labels(averaged, first.num_slices, thresholds):
             labels[start:stop] = batch
