@@ -85,10 +85,11 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
                          "the same masks (if they were acquired apart, segment them separately: crossmr segment "
                          "--separate-series, or untick 'Same-grid series together' in Slicer)", ", ".join(names))
                 results = segmenter.segment_targets(reference, scribbles, group, [pairings[n] for n in names], cancel)
+            per_series_s = round((time.perf_counter() - tick) / len(group), 4)  # a group's time, shared evenly
             for series, result in zip(group, results):
                 result = np.where(np.isin(result, present), result, 0).astype(np.uint8)
                 labels[series.name] = result
-                timings[f"{series.name}_s"] = round((time.perf_counter() - tick) / len(group), 4)
+                timings[f"{series.name}_s"] = per_series_s
                 _warn_empty(series, result, present)
             done += len(group)
         labels = {series.name: labels[series.name] for series in all_series}  # input order, reference first
