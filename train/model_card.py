@@ -23,7 +23,8 @@ from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 
 CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
 SHIPPED_COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 "
-                   "--phantoms 24 --lr 6e-4 --ema 0.999 --out runs/ema7400 --export runs/ema7400/crossmr_model.pt")
+                   "--batch 6 --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --out runs/s144b6 "
+                   "--export runs/s144b6/crossmr_model.pt")
 
 
 def _echoes(report: dict) -> str:

@@ -2,8 +2,8 @@
 
 Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each, a step budget so that
 the command reproduces the weights:
-    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 \
-        --phantoms 24 --lr 6e-4 --ema 0.999 --out runs/ema7400 --export runs/ema7400/crossmr_model.pt
+    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --batch 6 \
+        --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --out runs/s144b6 --export runs/s144b6/crossmr_model.pt
 (one process: .venv/bin/python train/train.py --threads 2 ... ; on a busy machine one thread per process is
 far faster than two threads in one process.)
 --ema 0.999 exports an exponential moving average of the weights instead of the last step's (which goes beside
