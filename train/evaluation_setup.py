@@ -36,15 +36,14 @@ SETUP = """## Setup
   0.925 / 0.6 / 0.8 / 0.7, sha256 edbe8922…; trained at de838fb. The first run to meet every target of the
   issue (Results below). In the entries below, "the shipped weights", "the shipped command" and "the shipped
   recipe" mean those input-128 weights (sha256 887477c2…, in git history before this change) and their
-  command; evaluated at de838fb with `--no-growcut` they score CHAOS dense 0.916 (liver 0.906, right kidney
+  command; evaluated by the same command they score CHAOS dense 0.916 (liver 0.906, right kidney
   0.926, left kidney 0.908, spleen 0.922), sparse 0.888, generated T2w 0.944, DWI 0.930, in- and opposed-phase
   0.915 together. With other scribble draws (`--no-growcut --seed 1`, `--seed 2`) the shipped weights give CHAOS
   dense 0.922 / 0.920, sparse 0.906 / 0.905, generated T2w 0.940 / 0.942, DWI 0.933 / 0.933, in- and
   opposed-phase 0.897 / 0.898: the echoes' margin over 0.90 is within the spread of the scribbles, CHAOS dense
   stays at 0.92 (the input-128 weights: 0.916 / 0.914). What the smaller batch adds to input 144 was not
-  separated from the seed: earlier input-144
-  runs with 8 pairs per step scored CHAOS dense 0.923 / 0.924 at 7400 steps (about 103 min on that machine)
-  and 0.917 at 5800 steps (entries below); one run only.
+  separated from the seed: earlier input-144 runs with 8 pairs per step scored CHAOS dense 0.923 / 0.924 at
+  7400 steps (about 103 min on that machine) and 0.917 at 5800 steps (entries below); one run only.
 - Training the shipped model: see `Resources/Models/MODEL_CARD.md`. The paper's protocol (reference-contrast
   labels only) is `train/train.py --protocol reference-only`. At the shipped budget and recipe
   (`OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --phantoms 24
