@@ -30,12 +30,12 @@ import torch  # noqa: E402
 from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
-from CrossMRLib.model.data import (CONTRASTS, PROTOCOLS, TRAIN_SUBJECTS, chaos_root, checked_target_weights,  # noqa: E402
-                                   load_chaos, phantom_volume)
+from CrossMRLib.model.data import CHAOS_SUBJECTS, TRAIN_SUBJECTS, chaos_root  # noqa: E402
 from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
+from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0, training_volumes  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, cpu_has_native_bf16, init_distributed, train  # noqa: E402
 
-PHANTOM_TRAIN_SEED0 = 1000  # training phantoms use seeds 1000+; evaluation uses 1..5, never trained on
+SUBJECT_SETS = {"train": TRAIN_SUBJECTS, "all": CHAOS_SUBJECTS}  # "all": the shipped weights (no CHAOS held out)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,11 +52,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mask-head", choices=MASK_HEADS, default="full",
                    help="stride-2 mask branch: full 3x3 convolutions (shipped) or depthwise-separable ones "
                         "(a faster CPU step)")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="all-labels",
-                   help="all-labels: phantom labels of every contrast; reference-only: the paper's protocol "
-                        "(T1w labels only, targets made by augmentation)")
     p.add_argument("--phantoms", type=int, default=0, help="generated training studies (seeds 1000+)")
-    p.add_argument("--no-chaos", action="store_true", help="train on generated studies only")
+    p.add_argument("--no-chaos", action="store_true",
+                   help="leave every real image out (the 'real contrast never seen in training' row): generated "
+                        "studies and CHAOS organ label maps in synthetic bodies only")
+    p.add_argument("--chaos-subjects", choices=tuple(SUBJECT_SETS), default="train",
+                   help="CHAOS subjects whose images and label maps train: train (validation held out, for "
+                        "choosing a recipe) or all 15 (the shipped weights)")
     p.add_argument("--chaos", type=Path, default=chaos_root(), help="CHAOS T2-SPIR folder")
     p.add_argument("--cache", type=Path, default=ROOT / "cache", help="phantom .npz cache folder")
     p.add_argument("--export", type=Path, default=None, help="write fp16 weights + sha256 here")
@@ -65,14 +67,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="export an exponential moving average of the weights (e.g. 0.999); the last step's "
                         "weights go beside --export as <name>_last_step.pt (not calibrated)")
-    p.add_argument("--boundary-weight", type=float, default=0.0, metavar="W",
-                   help="count mask pixels next to an organ boundary 1 + W times in the BCE (0: off)")
-    p.add_argument("--t1w-reference-share", type=float, default=0.0, metavar="P",
-                   help="share of generated pairs whose reference is T1w, the series users usually scribble "
-                        "(0: the reference contrast is drawn uniformly)")
-    p.add_argument("--target-weights", default="", metavar="C=W,...",
-                   help="relative weights of the target contrasts of generated pairs, e.g. inphase=1.5,opposed=2.5 "
-                        "(contrasts not named weigh 1; empty: uniform)")
     p.add_argument("--bf16", action="store_true",
                    help="forward pass under bfloat16 autocast (faster on CPUs with AMX/AVX512-BF16, refused on CPUs "
                         "without them; weights, optimiser and loss stay float32)")
@@ -88,33 +82,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --minutes and/or --steps")
     if not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
-    if args.boundary_weight < 0:
-        p.error(f"--boundary-weight must be 0 or more (0 turns it off), got {args.boundary_weight}")
-    if not 0.0 <= args.t1w_reference_share <= 1.0:
-        p.error(f"--t1w-reference-share must be a share in [0, 1] (0: uniform), got {args.t1w_reference_share}")
     if args.bf16 and args.device == "cpu" and not cpu_has_native_bf16():
         p.error("--bf16: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so bfloat16 steps would run 10 to 20 "
                 "times slower than float32; drop --bf16")
-    try:
-        args.target_weights = parse_target_weights(args.target_weights)
-    except ValueError as exc:
-        p.error(f"--target-weights: {exc}")
     return args
-
-
-def parse_target_weights(text: str) -> dict[str, float]:
-    """'inphase=1.5,opposed=2.5' -> {'inphase': 1.5, 'opposed': 2.5}; '' -> {}."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or name.strip() not in CONTRASTS:
-            raise ValueError(f"'{item}' is not CONTRAST=WEIGHT with a contrast of {', '.join(CONTRASTS)}")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise ValueError(f"'{item}': the weight must be a number") from None
-        weights[name.strip()] = weight
-    return checked_target_weights(weights)
 
 
 def calibrate_export(path: Path, log) -> None:
@@ -130,19 +101,6 @@ def calibrate_export(path: Path, log) -> None:
     sha = save_weights(method.model, path, {**method.meta, "presence_thresholds": result["presence_thresholds"],
                                             "calibration": result})
     log(f"presence thresholds {result['presence_thresholds']}; wrote {path} (sha256 {sha})")
-
-
-def load_phantoms(count: int, size: int, cache: Path, processes: int) -> list:
-    """The training phantoms (seeds 1000+), generated in `processes` processes where not cached yet."""
-    seeds = [PHANTOM_TRAIN_SEED0 + i for i in range(count)]
-    if processes <= 1 or count <= 1:
-        return [phantom_volume(seed, size, cache) for seed in seeds]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawned, not forked: a child forked after torch ran multi-threaded hangs in its first parallel op
-    with ProcessPoolExecutor(min(processes, count), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(phantom_volume, seeds, [size] * count, [cache] * count))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,24 +121,16 @@ def main(argv: list[str] | None = None) -> int:
             with open(log_file, "a") as handle:
                 handle.write(line + "\n")
 
-    volumes = []
-    if not args.no_chaos:
-        chaos = load_chaos(TRAIN_SUBJECTS, args.size, args.chaos)
-        # real data drawn about as often as all generated studies together (repeats share memory)
-        volumes += chaos * max(1, round(args.phantoms / len(chaos)))
-    volumes += load_phantoms(args.phantoms, args.size, args.cache, args.workers)
-    if not volumes:
-        raise SystemExit("no training data: drop --no-chaos or add --phantoms")
-    log(f"training on {len(volumes)} volume draws ({'no CHAOS' if args.no_chaos else 'CHAOS ' + ','.join(TRAIN_SUBJECTS)}; "
-        f"{args.phantoms} phantoms), protocol {args.protocol}, world {torch.distributed.get_world_size() if distributed else 1}")
+    subjects = SUBJECT_SETS[args.chaos_subjects]
+    volumes = training_volumes(subjects, args.phantoms, args.size, args.chaos, args.cache, args.no_chaos, args.workers)
+    log(f"training on {len(volumes)} volume draws (CHAOS {'label maps only' if args.no_chaos else 'images and label maps'} "
+        f"of {','.join(subjects)}; {args.phantoms} phantoms), world {torch.distributed.get_world_size() if distributed else 1}")
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
-                             seed=args.seed, protocol=args.protocol, checkpoint_minutes=args.checkpoint_minutes,
-                             log_every=args.log_every, ema_decay=args.ema, boundary_weight=args.boundary_weight,
-                             t1w_reference_share=args.t1w_reference_share, target_weights=args.target_weights or None,
-                             bf16=args.bf16, device=args.device, workers=args.workers,
+                             seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
+                             log_every=args.log_every, ema_decay=args.ema, bf16=args.bf16, device=args.device, workers=args.workers,
                              model=ModelConfig(input_size=args.size, mask_head=args.mask_head))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
-            "protocol": args.protocol, "chaos_train_subjects": [] if args.no_chaos else list(TRAIN_SUBJECTS),
+            "chaos_image_subjects": [] if args.no_chaos else list(subjects), "chaos_label_subjects": list(subjects),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
     try:
         train(settings, volumes, log, args.export if rank == 0 else None, meta)

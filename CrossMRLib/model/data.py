@@ -3,6 +3,10 @@
 A pair is (reference slice + organ scribbles, target slice + organ masks). The target is the same slice
 (dense use), a neighbouring one, or one several slices away (sparse use: one scribbled slice per organ
 segments the whole volume), possibly beyond an organ's extent so the model learns "absent".
+
+Sources: real CHAOS T2-SPIR images; generated studies (their physics-based images, or, for RANDOMISED_SHARE of
+their pairs, two independent random contrasts rendered from their tissue maps); and CHAOS organ label maps in
+a synthetic body (`CrossMRLib.synth`), always rendered. Only `load_chaos` reads a real image.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 from ..organs import MAX_LABEL
 from ..preprocess import normalize_intensity, resize_slices
 from ..scribbles.synth import stroke_in_mask
+from ..synth import RandomContrast, body_tissues, render
 from .augment import PairAugmenter, warp
 from .geometry import frame_theta, is_identity, resample
 
@@ -24,7 +29,7 @@ CHAOS_SUBJECTS = ("01", "02", "03", "08", "10", "15", "21", "22", "31", "32", "3
 TRAIN_SUBJECTS = ("01", "02", "03", "08", "10", "15", "21", "22", "31", "32")  # fixed subject-level split
 VAL_SUBJECTS = ("33", "34", "37", "38", "39")
 CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
-PROTOCOLS = ("all-labels", "reference-only")  # reference-only = the paper's protocol (T1w labels only)
+RANDOMISED_SHARE = 0.5  # pairs of a generated study drawn as random contrasts of its tissue maps
 BEYOND_END_SHARE = 0.15  # pairs whose target lies just past a scribbled organ's end (organ absent there)
 
 
@@ -35,7 +40,9 @@ def chaos_root() -> Path:
 
 @dataclass
 class Volume:
-    """One study at model size: per contrast images (K, S, S) in [0, 1], labels, slice positions (mm)."""
+    """One study at model size: per contrast images (K, S, S) in [0, 1], labels, slice positions (mm), and
+    where known the tissue codes (K, S, S) that random contrasts are rendered from. A volume without images
+    (organ label maps in a synthetic body) is only ever rendered."""
 
     name: str
     images: dict[str, np.ndarray]
@@ -44,6 +51,7 @@ class Volume:
     spacing: tuple[float, float]  # (row, column) mm of a model-size pixel
     geometry: dict[str, tuple[np.ndarray, tuple[int, int]]] = field(default_factory=dict)  # ijk_to_ras, (J, I)
     organ_slices: dict[str, np.ndarray] = field(default_factory=dict)
+    tissues: dict[str, np.ndarray] = field(default_factory=dict)  # tissue codes per contrast: random contrasts
 
     def __post_init__(self) -> None:
         for c, lab in self.labels.items():
@@ -80,29 +88,54 @@ def load_chaos(subjects: tuple[str, ...] = TRAIN_SUBJECTS, size: int = 128, root
     return out
 
 
+def load_chaos_masks(subjects: tuple[str, ...], size: int = 128, root: Path | None = None,
+                     bodies: int = 1) -> list[Volume]:
+    """CHAOS organ label maps (never the images), each in `bodies` different synthetic bodies: image-free
+    volumes whose pairs are always rendered with random contrasts."""
+    from ..io.readers import read_series
+
+    root = Path(root) if root else chaos_root()
+    out = []
+    for s in subjects:
+        label = read_series(root / f"patient_{s}" / "T2SPIR" / "label.nii.gz")
+        labels = resize_slices(np.rint(label.array).astype(np.uint8), (size, size), "nearest")
+        sp = label.spacing
+        spacing = (float(sp[1]) * label.shape[1] / size, float(sp[0]) * label.shape[2] / size)
+        positions = label.slice_centres() @ label.slice_normal
+        slice_mm = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else float(sp[2])
+        for body in range(bodies):
+            tissues = body_tissues(labels, spacing, slice_mm, seed=int(s) * 100 + body)
+            out.append(Volume(f"chaos_masks_{s}_{body}", {}, {"synth": labels}, {"synth": positions}, spacing,
+                              tissues={"synth": tissues}))
+    return out
+
+
 def phantom_volume(seed: int, size: int = 128, cache_dir: Path | None = None) -> Volume:
     """A generated five-contrast study (cached as .npz under `cache_dir` when given)."""
     path = Path(cache_dir) / f"phantom_{seed}_{size}.npz" if cache_dir else None
     if path is not None and path.exists():
         data = np.load(path)
         contrasts = [c for c in CONTRASTS if f"img_{c}" in data]
-        if all(f"ijk_{c}" in data for c in contrasts):  # older caches lack the geometry: regenerate
+        if all(f"tis_{c}" in data for c in contrasts):  # older caches lack the tissue maps: regenerate
             return Volume(f"phantom_{seed}", {c: data[f"img_{c}"].astype(np.float32) for c in contrasts},
                           {c: data[f"lab_{c}"] for c in contrasts}, {c: data[f"pos_{c}"] for c in contrasts},
                           tuple(float(v) for v in data["spacing"]),
-                          {c: (data[f"ijk_{c}"], tuple(int(v) for v in data[f"shape_{c}"])) for c in contrasts})
+                          {c: (data[f"ijk_{c}"], tuple(int(v) for v in data[f"shape_{c}"])) for c in contrasts},
+                          tissues={c: data[f"tis_{c}"] for c in contrasts})
     from ..phantom import generate_study
 
     study = generate_study(seed)
     contrasts = [c for c in CONTRASTS if c in study.images]
     vol = volume_from_series(f"phantom_{seed}", {c: study.images[c] for c in contrasts},
                              {c: study.labels[c] for c in contrasts}, size)
+    vol.tissues = {c: resize_slices(study.tissues[c].array, (size, size), "nearest") for c in contrasts}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"img_{c}": vol.images[c].astype(np.float16) for c in contrasts}
         arrays |= {f"lab_{c}": vol.labels[c] for c in contrasts} | {f"pos_{c}": vol.positions[c] for c in contrasts}
         arrays |= {f"ijk_{c}": vol.geometry[c][0] for c in contrasts}
         arrays |= {f"shape_{c}": np.array(vol.geometry[c][1]) for c in contrasts}
+        arrays |= {f"tis_{c}": vol.tissues[c] for c in contrasts}
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # concurrent writers never collide
         np.savez_compressed(partial, spacing=np.array(vol.spacing), **arrays)
         os.replace(partial, path)
@@ -110,53 +143,29 @@ def phantom_volume(seed: int, size: int = 128, cache_dir: Path | None = None) ->
     return vol
 
 
-def checked_target_weights(weights: dict[str, float] | None) -> dict[str, float]:
-    """Target-contrast weights as a dict; ValueError unless they name contrasts of CONTRASTS with weights >= 0,
-    not all 0 (a contrast not named weighs 1)."""
-    weights = dict(weights or {})
-    if (set(weights) - set(CONTRASTS) or any(not w >= 0 for w in weights.values())
-            or (weights and not any(weights.get(c, 1.0) > 0 for c in CONTRASTS))):
-        raise ValueError(f"target_weights must give contrasts of {CONTRASTS} weights >= 0, not all 0; got {weights}")
-    return weights
-
-
 class PairSampler:
     """Draws augmented training pairs from volumes; seeded, so a run can be reproduced."""
 
-    def __init__(self, volumes: list[Volume], size: int = 128, seed: int = 0, protocol: str = "all-labels",
-                 strength: float = 1.0, t1w_reference_share: float = 0.0,
-                 target_weights: dict[str, float] | None = None) -> None:
-        """`t1w_reference_share`: the share of multi-contrast pairs whose reference is T1w (the series users
-        usually scribble); the other pairs draw the reference contrast uniformly. 0: uniform throughout.
-        `target_weights`: relative weights of the target contrasts of multi-contrast pairs (a contrast not
-        named weighs 1); None: uniform."""
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}")
-        if not 0.0 <= t1w_reference_share <= 1.0:
-            raise ValueError(f"t1w_reference_share must be in [0, 1], got {t1w_reference_share}")
-        self.target_weights = checked_target_weights(target_weights)
-        self.volumes, self.size, self.protocol = volumes, size, protocol
-        self.t1w_reference_share = t1w_reference_share
+    def __init__(self, volumes: list[Volume], size: int = 128, seed: int = 0, strength: float = 1.0) -> None:
+        self.volumes, self.size = volumes, size
         self.rng = np.random.default_rng(seed)
         self.augment = PairAugmenter(seed, strength)
 
     def _contrasts(self, vol: Volume) -> tuple[str, str]:
-        names = list(vol.images)
-        if len(names) == 1:
-            return names[0], names[0]
-        if self.protocol == "reference-only":
-            return "t1w", "t1w"
-        if self.t1w_reference_share > 0 and "t1w" in names and self.rng.random() < self.t1w_reference_share:
-            return "t1w", self._target(names)
-        return names[self.rng.integers(len(names))], self._target(names)
+        names = list(vol.labels)
+        return names[self.rng.integers(len(names))], names[self.rng.integers(len(names))]
 
-    def _target(self, names: list[str]) -> str:
-        if not self.target_weights:
-            return names[self.rng.integers(len(names))]
-        weights = np.array([self.target_weights.get(c, 1.0) for c in names])
-        if weights.sum() <= 0:  # a volume holding only zero-weight contrasts: uniform
-            return names[self.rng.integers(len(names))]
-        return names[self.rng.choice(len(names), p=weights / weights.sum())]
+    def _images(self, vol: Volume, ref_c: str, tgt_c: str, k_ref: int, k_tgt: int) -> tuple[np.ndarray, np.ndarray]:
+        """Reference and target images: two independent random contrasts of the tissue maps (image-free
+        volumes, and RANDOMISED_SHARE of generated pairs), else the volume's images, augmented."""
+        if vol.tissues and (not vol.images or self.rng.random() < RANDOMISED_SHARE):
+            return (render(vol.tissues[ref_c], k_ref, RandomContrast(self.rng), self.rng),
+                    render(vol.tissues[tgt_c], k_tgt, RandomContrast(self.rng), self.rng))
+        ref_img = self.augment.reference_intensity(vol.images[ref_c][k_ref])
+        tgt_img = vol.images[tgt_c][k_tgt]
+        if ref_c == tgt_c or self.rng.random() < 0.5:
+            tgt_img = self.augment.target_intensity(tgt_img, vol.labels[tgt_c][k_tgt])
+        return ref_img, tgt_img
 
     def _slices(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:
         u = self.rng.random()
@@ -172,7 +181,7 @@ class PairSampler:
         else:
             k_tgt = paired + int(self.rng.choice([-1, 1]) * self.rng.integers(2, 9))
         organ = vol.organ_slices[tgt_c]  # stay near the organs: blank edge slices teach nothing
-        low, high = max(int(organ[0]) - 3, 0), min(int(organ[-1]) + 3, len(vol.images[tgt_c]) - 1)
+        low, high = max(int(organ[0]) - 3, 0), min(int(organ[-1]) + 3, len(vol.labels[tgt_c]) - 1)
         return k_ref, int(np.clip(k_tgt, low, high))
 
     def _beyond_end(self, vol: Volume, ref_c: str, tgt_c: str) -> tuple[int, int]:
@@ -199,10 +208,7 @@ class PairSampler:
         ref_c, tgt_c = self._contrasts(vol)
         k_ref, k_tgt = self._slices(vol, ref_c, tgt_c)
         ref_lab, tgt_lab = vol.labels[ref_c][k_ref], vol.labels[tgt_c][k_tgt]
-        ref_img = self.augment.reference_intensity(vol.images[ref_c][k_ref])
-        tgt_img = vol.images[tgt_c][k_tgt]
-        if ref_c == tgt_c or self.rng.random() < 0.5:
-            tgt_img = self.augment.target_intensity(tgt_img, tgt_lab)
+        ref_img, tgt_img = self._images(vol, ref_c, tgt_c, k_ref, k_tgt)
         ref_t, ref_l = torch.from_numpy(ref_img)[None], torch.from_numpy(ref_lab.astype(np.int64))
         tgt_t, tgt_l = torch.from_numpy(tgt_img)[None], torch.from_numpy(tgt_lab.astype(np.int64))
         if ref_c != tgt_c and vol.geometry:  # other series: bring the target into the reference's frame

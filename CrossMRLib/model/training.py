@@ -39,13 +39,9 @@ class TrainSettings:
     weight_decay: float = 0.05
     warmup_steps: int = 100
     seed: int = 0
-    protocol: str = "all-labels"
     checkpoint_minutes: float = 3.0
     log_every: int = 20
     ema_decay: float = 0.0  # > 0: keep a weight average and export it (the last step's weights go beside it)
-    boundary_weight: float = 0.0  # > 0: BCE counts pixels next to an organ boundary 1 + this many times
-    t1w_reference_share: float = 0.0  # share of generated pairs with a T1w reference (0: uniform contrasts)
-    target_weights: dict[str, float] | None = None  # relative weights of generated target contrasts (None: uniform)
     bf16: bool = False  # forward pass under bfloat16 autocast (weights, optimiser, matching and loss stay float32)
     device: str = "cpu"  # "cuda": one process on the GPU (not under torchrun)
     workers: int = 0  # > 0: pairs are drawn in this many DataLoader processes (fresh streams on resume)
@@ -106,8 +102,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     model = CrossMRNet(settings.model).to(device)
     # fused: one kernel for all parameters (the same update; about 10 ms less per CPU step than the loop)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank, settings.protocol,
-                          t1w_reference_share=settings.t1w_reference_share, target_weights=settings.target_weights)
+    sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank)
     average = WeightAverage(model, settings.ema_decay) if settings.ema_decay > 0 else None
     step, elapsed, history = 0, 0.0, []
     ckpt = out / "last.pt"
@@ -123,9 +118,8 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     stream = None
     if settings.workers > 0:  # seeds apart from the in-process sampler's; a resume draws fresh streams
         stream = batch_stream(volumes, settings.model.input_size, settings.batch,
-                              settings.seed * 1000 + 500 + 97 * step + rank * settings.workers, settings.protocol,
-                              settings.t1w_reference_share, settings.workers, pin_memory=device.type == "cuda",
-                              target_weights=settings.target_weights)
+                              settings.seed * 1000 + 500 + 97 * step + rank * settings.workers, settings.workers,
+                              pin_memory=device.type == "cuda")
     start, last_ckpt = time.time() - elapsed, time.time()
     window: list[float] = []
     while True:
@@ -146,7 +140,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
             preds, valid = net(batch["reference"], batch["scribbles"], batch["target"], generator)
         if settings.bf16:
             preds = as_float32(preds)
-        loss, parts = crossmr_loss(preds, valid, batch["masks"], settings.boundary_weight)
+        loss, parts = crossmr_loss(preds, valid, batch["masks"])
         backward_step(loss, model, optimizer, max_norm=1.0)
         if average is not None:
             average.update(model)
