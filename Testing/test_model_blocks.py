@@ -11,7 +11,7 @@ from torch import nn
 from CrossMRLib.model.activations import LayoutGELU
 from CrossMRLib.model.config import ModelConfig
 from CrossMRLib.model.decoder import DecoderLayer, downsample_bilinear, mask_product
-from CrossMRLib.model.losses import boundary_band, crossmr_loss
+from CrossMRLib.model.losses import crossmr_loss
 from CrossMRLib.model.matching import match_batch, match_sample, organ_cost_matrix
 from CrossMRLib.model.network import CrossMRNet, probabilities_to_labels, select_outputs
 from CrossMRLib.model.sampler import choose_points
@@ -121,26 +121,6 @@ def test_strided_downsampling_matches_bilinear_interpolation():
         assert torch.allclose(downsample_bilinear(x, size), want, atol=1e-6), size
     odd = torch.nn.functional.interpolate(x, size=(32, 16), mode="bilinear", align_corners=False)  # factor 3
     assert torch.equal(downsample_bilinear(x, (32, 16)), odd)
-
-
-def test_separable_mask_head_keeps_shapes_and_travels_with_the_weights(tmp_path):
-    from dataclasses import replace
-
-    from CrossMRLib.model.weights import load_weights, save_weights
-
-    torch.manual_seed(0)
-    separable = CrossMRNet(replace(SMALL, mask_head="separable")).eval()
-    full = CrossMRNet(SMALL)
-    assert sum(p.numel() for p in separable.fpn.parameters()) < sum(p.numel() for p in full.fpn.parameters())
-    assert tuple(separable.encode(torch.rand(2, 1, 64, 64)).mask.shape) == (2, 32, 32, 32)
-    save_weights(separable, tmp_path / "s.pt")
-    loaded, _ = load_weights(tmp_path / "s.pt")
-    assert loaded.config.mask_head == "separable"
-    x = torch.rand(1, 1, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(loaded.encode(x).mask, separable.encode(x).mask.half().float(), atol=0.05)
-    with pytest.raises(ValueError, match="mask_head"):
-        CrossMRNet(replace(SMALL, mask_head="fancy"))
 
 
 def test_sampler_points_lie_on_scribbles_and_flag_missing_organs():
@@ -264,29 +244,6 @@ def test_loss_trains_absent_organs_to_score_low(net):
         p["scores"][0, 2] = 8.0
     worse = crossmr_loss(high, valid, targets)[1]
     assert worse["score"] > parts["score"] and worse["presence"] > parts["presence"]
-
-
-def test_boundary_weight_counts_mask_errors_at_an_organ_edge_more():
-    """--boundary-weight: a mask wrong along the organ's edge costs more, one wrong deep inside less."""
-    targets = torch.zeros(1, 4, 16, 16)
-    targets[0, 0, 4:12, 4:12] = 1.0
-    band = boundary_band(targets[:, 0])
-    assert band[0, 3, 8] and band[0, 4, 8] and not band[0, 8, 8] and not band[0, 0, 0]
-    valid = torch.ones(1, 4, dtype=torch.bool)
-    scores = torch.full((1, 4, 1), -5.0)
-    scores[0, 0, 0] = 5.0
-
-    def bce(wrong: torch.Tensor, weight: float) -> float:
-        masks = (targets * 16 - 8)[:, :, None].clone()
-        masks[0, 0, 0][wrong] *= -1
-        return crossmr_loss([{"masks": masks, "scores": scores}], valid, targets, weight)[1]["bce"]
-
-    ring = torch.zeros(16, 16, dtype=torch.bool)
-    ring[4, 4:12] = True  # the organ's top row
-    core = torch.zeros(16, 16, dtype=torch.bool)
-    core[7:9, 6:10] = True  # as many pixels, well inside
-    assert ring.sum() == core.sum()
-    assert bce(ring, 3.0) > 1.5 * bce(ring, 0.0) and bce(core, 3.0) < 0.7 * bce(core, 0.0)
 
 
 def test_mask_loss_reaches_only_the_matched_query_of_each_present_organ():

@@ -22,10 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_worker_processes_draw_different_pairs_and_a_seed_repeats_them():
     volumes = [blob_volume(1), blob_volume(2)]
-    first = batch_stream(volumes, 64, 3, seed=5, protocol="all-labels", t1w_reference_share=0.0, workers=2,
-                         pin_memory=False)
-    again = batch_stream(volumes, 64, 3, seed=5, protocol="all-labels", t1w_reference_share=0.0, workers=2,
-                         pin_memory=False)
+    first = batch_stream(volumes, 64, 3, seed=5, workers=2, pin_memory=False)
+    again = batch_stream(volumes, 64, 3, seed=5, workers=2, pin_memory=False)
     a = [next(first) for _ in range(4)]
     b = [next(again) for _ in range(4)]
     for x, y in zip(a, b):
@@ -58,15 +56,16 @@ def test_phantoms_generate_in_parallel_after_torch_ran_multithreaded(tmp_path):
     pool must finish, and give what serial generation gives."""
     script = textwrap.dedent(f"""
         import sys
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "train")!r}]
+        sys.path[:0] = [{str(ROOT)!r}]
         import numpy as np, torch
-        import train as T
+        import CrossMRLib.model.sources as T
         if __name__ == "__main__":
             torch.set_num_threads(2)
             torch.nn.functional.interpolate(torch.rand(8, 1, 256, 256), size=(200, 200), mode="bilinear")
             pooled = T.load_phantoms(2, 64, None, 2)
             serial = [T.phantom_volume(T.PHANTOM_TRAIN_SEED0 + i, 64, None) for i in range(2)]
             same = all(np.array_equal(p.images[c], s.images[c]) and np.array_equal(p.labels[c], s.labels[c])
+                       and np.array_equal(p.tissues[c], s.tissues[c])
                        for p, s in zip(pooled, serial) for c in s.images)
             print("same" if same else "different")
     """)

@@ -1,5 +1,5 @@
-"""Benchmark one CPU training step (forward, loss, backward, optimiser) per mask head, in float32 and under
-bfloat16 autocast (`train.py --bf16`), against the shipped "full" head in float32 measured in the same run.
+"""Benchmark one CPU training step (forward, loss, backward, optimiser) in float32 and under bfloat16 autocast
+(`train.py --bf16`), against float32 measured in the same run.
 
     .venv/bin/python train/bench_training_step.py [--threads 1] [--batch 8] [--steps 6] [--size 128]
 
@@ -20,7 +20,6 @@ import torch  # noqa: E402
 
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import TRAIN_SUBJECTS, PairSampler, load_chaos  # noqa: E402
-from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.losses import crossmr_loss  # noqa: E402
 from CrossMRLib.model.network import CrossMRNet  # noqa: E402
 from CrossMRLib.model.training import as_float32  # noqa: E402
@@ -51,23 +50,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=8, help="pairs per step (8: one torchrun rank of the recipe)")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per head")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per precision")
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sampler = PairSampler(load_chaos(TRAIN_SUBJECTS[:3], args.size), args.size, 0)
     batches = [sampler.batch(args.batch) for _ in range(args.steps + 2)]
     print(f"threads {args.threads}, {args.batch} pairs per step, input {args.size}")
-    print("| mask head | precision | parameters | ms per step | vs full float32 |")
-    print("|---|---|---|---|---|")
-    base = None
-    for head in MASK_HEADS:
-        config = ModelConfig(input_size=args.size, mask_head=head)
-        params = sum(p.numel() for p in CrossMRNet(config).parameters())
-        for bf16 in (False, True):
-            ms = step_ms(config, batches, bf16)
-            base = base or ms
-            print(f"| {head} | {'bf16 autocast' if bf16 else 'float32'} | {params} | {ms:.0f} | {ms / base:.2f} |")
+    print("| precision | ms per step | vs float32 |")
+    print("|---|---|---|")
+    config, base = ModelConfig(input_size=args.size), None
+    for bf16 in (False, True):
+        ms = step_ms(config, batches, bf16)
+        base = base or ms
+        print(f"| {'bf16 autocast' if bf16 else 'float32'} | {ms:.0f} | {ms / base:.2f} |")
     return 0
 
 

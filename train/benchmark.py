@@ -44,7 +44,7 @@ from train.baselines import cases as cases_mod  # noqa: E402
 from train.baselines import report, runner, summary  # noqa: E402
 from train.baselines.unet import UNetConfig  # noqa: E402
 
-PHANTOM_TRAIN_SEED0 = 1000  # as train/train.py
+from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0  # noqa: E402
 # The U-Nets' step budget: what CrossMR's training time (78 min on 2 cores) bought them on the benchmark
 # machine in four wall-clock-budgeted trainings (1077-1151 steps). Steps, not minutes, so that a second
 # run trains the same networks.

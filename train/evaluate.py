@@ -1,13 +1,16 @@
-"""Evaluate CrossMR (and Slicer's Grow from seeds) and write docs/results.md.
+"""Evaluate CrossMR (and Slicer's Grow from seeds) and write docs/results.md (+ a JSON report).
 
     .venv/bin/python train/evaluate.py                 # shipped weights, everything
-    .venv/bin/python train/evaluate.py --weights runs/x/model.pt --no-growcut --results -
+    .venv/bin/python train/evaluate.py --weights runs/x/model.pt --no-growcut --no-never-seen --results -
+    .venv/bin/python train/evaluate.py --from-json runs/evaluation.json   # the page again, nothing computed
 
 (a) CHAOS validation subjects (reference = target series): dense scribbles (every slice holding the
-organ) and sparse scribbles (one slice per organ). (b) Held-out generated studies (seeds 1..5, never
-trained on), the paper's protocol: scribbles on T1w only, targets T2w/DWI/in-phase/opposed paired by
-position; the in- and opposed-phase echoes (one grid) are segmented together, as `crossmr segment` does by
-default (`--separate-series`: each on its own). DSC and NSD (liver 5 mm, kidneys/spleen 3 mm) per organ, 3D per volume.
+organ) and sparse scribbles (one slice per organ). The never-seen weights (`--never-seen-weights`, trained
+with `train.py --no-chaos`), when the file exists, get the very same CHAOS scribbles. (b) Held-out generated
+studies (seeds 1..5, never trained on), the paper's protocol: scribbles on T1w only, targets
+T2w/DWI/in-phase/opposed paired by position; the in- and opposed-phase echoes (one grid) are segmented
+together, as `crossmr segment` does by default (`--separate-series`: each on its own). DSC and NSD (liver
+5 mm, kidneys/spleen 3 mm) per organ, 3D per volume.
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ from CrossMRLib.series import same_grid_groups  # noqa: E402
 from CrossMRLib.scribbles.synth import synthesize_background_scribbles, synthesize_scribbles  # noqa: E402
 from baselines.growcut import grow_from_seeds  # noqa: E402  (the benchmark's Grow from seeds, Slicer's crop rule)
 from baselines.seeds import BACKGROUND_SEED  # noqa: E402
-from evaluation_setup import SETUP  # noqa: E402
+from CrossMRLib.errors import InputError  # noqa: E402
+from never_seen import load_never_seen, real_image_subjects, skipped  # noqa: E402
+from recipes import NEVER_SEEN_COMMAND, NEVER_SEEN_WEIGHTS  # noqa: E402
+from results_page import render_page  # noqa: E402
 
 TARGET_CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
 HELD_OUT_PHANTOM_SEEDS = (1, 2, 3, 4, 5)  # generated studies never trained on or calibrated with
@@ -142,53 +148,26 @@ def fmt_case(res: dict) -> str:
     return f"model {model}{grown} ({res['ms_per_slice']:.0f} ms/slice)"
 
 
-def table(cases: dict, title: str) -> tuple[list[str], dict]:
-    """Markdown rows: per organ mean DSC / NSD of the model and of Grow from seeds, plus the summary."""
-    has_gc = all("growcut" in c for c in cases.values())
-    lines = [f"### {title} ({len(cases)} volumes)", "",
-             "| organ | model DSC | model NSD |" + (" Grow from seeds DSC | Grow from seeds NSD |" if has_gc else ""),
-             "|---|---|---|" + ("---|---|" if has_gc else "")]
-    summary: dict = {}
-    for who in ("model", "growcut") if has_gc else ("model",):
+def summarize(cases: dict) -> dict:
+    """Per organ and mean DSC / NSD of the model (and Grow from seeds) over the cases, and their count."""
+    summary: dict = {"volumes": len(cases)}
+    for who in ("model", "growcut") if all("growcut" in c for c in cases.values()) else ("model",):
         summary[who] = {o: {m: float(np.mean([c[who][o][m] for c in cases.values()])) for m in ("dice", "nsd")}
                         for o in ORGANS}
         summary[who]["mean"] = {m: float(np.mean([summary[who][o][m] for o in ORGANS])) for m in ("dice", "nsd")}
-    for o in [*ORGANS, "mean"]:
-        name = ORGAN_BY_LABEL[o].name if o != "mean" else "**mean**"
-        row = f"| {name} | {summary['model'][o]['dice']:.3f} | {summary['model'][o]['nsd']:.3f} |"
-        if has_gc:
-            row += f" {summary['growcut'][o]['dice']:.3f} | {summary['growcut'][o]['nsd']:.3f} |"
-        lines.append(row)
-    lines.append("")
-    return lines, summary
+    return summary
 
 
-def target_lines(report: dict) -> list[str]:
-    """The issue's targets, each with the measured value and met / not met."""
-    rows = ["### Targets from the issue", "", "| target | measured | met |", "|---|---|---|"]
-
-    def add(name: str, value: float, ok: bool) -> None:
-        rows.append(f"| {name} | {value:.3f} | {'yes' if ok else 'no'} |")
-
-    if "chaos_dense" in report:
-        d = report["chaos_dense"]["model"]
-        add("CHAOS val dense mean DSC >= 0.92", d["mean"]["dice"], d["mean"]["dice"] >= 0.92)
-        worst = min(d[o]["dice"] for o in ORGANS)
-        add("CHAOS val dense every organ DSC >= 0.90 (worst organ)", worst, worst >= 0.90)
-        sp = report["chaos_sparse"]["model"]["mean"]["dice"]
-        add("CHAOS val sparse mean DSC >= 0.85", sp, sp >= 0.85)
-    for c in TARGET_CONTRASTS:
-        if f"phantom_{c}" in report:
-            v = report[f"phantom_{c}"]["model"]["mean"]["dice"]
-            add(f"generated {c} mean DSC >= 0.90", v, v >= 0.90)
-    for key in [k for k in report if k.startswith(("chaos_", "phantom_"))]:
-        if "growcut" in report[key]:
-            gaps = [report[key]["model"][o]["dice"] - report[key]["growcut"][o]["dice"] for o in ORGANS]
-            add(f"{key}: ahead of Grow from seeds on every organ (smallest DSC gap)", min(gaps), min(gaps) > 0)
-    return rows + [""]
+def write_page(report: dict, results: str) -> int:
+    """Write (unless `results` is '-') and print the results page of a JSON report."""
+    text = render_page(report, NEVER_SEEN_COMMAND)
+    if results != "-":
+        Path(results).write_text(text)
+    print(text)
+    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
     p.add_argument("--chaos", type=Path, default=chaos_root())
@@ -201,51 +180,63 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
     p.add_argument("--separate-series", action="store_true",
                    help="segment the in- and opposed-phase echoes each on its own (crossmr segment --separate-series)")
+    p.add_argument("--never-seen-weights", type=Path, default=NEVER_SEEN_WEIGHTS,
+                   help="weights trained with train.py --no-chaos, scored on the CHAOS subjects when the file exists")
+    p.add_argument("--no-never-seen", action="store_true", help="skip the never-seen weights")
     p.add_argument("--results", default=str(ROOT / "docs" / "results.md"), help="markdown output ('-' = none)")
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json")
-    args = p.parse_args(argv)
+    p.add_argument("--from-json", type=Path, default=None,
+                   help="write the page from this saved JSON report, computing nothing")
+    return p.parse_args(argv)
+
+
+def never_seen_model(args: argparse.Namespace) -> tuple[CrossMRModelMethod | None, dict]:
+    """The never-seen weights (None when skipped or absent, with one line saying so) and their report entry."""
+    if args.no_never_seen:
+        method, entry = None, skipped("skipped with --no-never-seen", args.never_seen_weights)
+    else:
+        try:
+            method, entry = load_never_seen(args.never_seen_weights, args.fast, not args.no_refine)
+        except InputError as exc:
+            raise SystemExit(f"error: {exc}") from None
+    if method is None:
+        print(f"never-seen row not measured: {entry['reason']}", flush=True)
+    return method, entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.from_json is not None:
+        return write_page(json.loads(args.from_json.read_text()), args.results)
     torch.set_num_threads(args.threads)
+    never, never_entry = never_seen_model(args)  # checked first: a bad file stops before the long run
     method = CrossMRModelMethod(weights=args.weights, fast=args.fast, refine=not args.no_refine)
     log = lambda m: print(m, flush=True)  # noqa: E731
     growcut = not args.no_growcut
-    report: dict = {"weights": str(args.weights or default_weights()), "sha256": method.weights_sha256,
-                    "model_passes": len(method.shifts), "refine": method.refine,
-                    "echoes_together": not args.separate_series}
-    sections: list[str] = []
+    command = ".venv/bin/python train/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report: dict = {"command": command.strip(), "weights": str(args.weights or default_weights()),
+                    "sha256": method.weights_sha256, "model_passes": len(method.shifts), "refine": method.refine,
+                    "echoes_together": not args.separate_series,
+                    "chaos_image_subjects": real_image_subjects(method.meta)}
     if args.subjects and Path(args.chaos).exists():
+        report["chaos_subjects"] = list(args.subjects)
         chaos = evaluate_chaos(method, args.subjects, args.chaos, growcut, args.seed, log)
-        for mode in ("dense", "sparse"):
-            lines, summary = table(chaos[mode], f"CHAOS T2-SPIR validation, {mode} scribbles")
-            sections += lines
-            report[f"chaos_{mode}"] = summary
+        report |= {f"chaos_{mode}": summarize(chaos[mode]) for mode in ("dense", "sparse")}
         report["ms_per_slice"] = float(np.mean([c["ms_per_slice"] for c in chaos["dense"].values()]))
+        if never is not None:  # the same subjects and seed, so the very same strokes
+            unseen = evaluate_chaos(never, args.subjects, args.chaos, False, args.seed,
+                                    lambda m: log("never-seen " + m))
+            never_entry |= {f"chaos_{mode}": summarize(unseen[mode]) for mode in ("dense", "sparse")}
+    elif never is not None:
+        never_entry = skipped("no CHAOS subjects were evaluated", args.never_seen_weights)
+    report["never_seen"] = never_entry
     if args.phantom_seeds:
         phantoms = evaluate_phantoms(method, args.phantom_seeds, growcut, args.seed, log, not args.separate_series)
-        for c in [c for c in TARGET_CONTRASTS if phantoms[c]]:
-            lines, summary = table(phantoms[c], f"Generated studies, T1w scribbles -> {c}")
-            sections += lines
-            report[f"phantom_{c}"] = summary
+        report |= {f"phantom_{c}": summarize(phantoms[c]) for c in TARGET_CONTRASTS if phantoms[c]}
+    report = json.loads(json.dumps(report))  # the page is written from exactly what the JSON holds
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
-    sections = target_lines(report) + sections
-    command = ".venv/bin/python train/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = "\n".join(["# CrossMR evaluation results", "", f"Command: `{command.strip()}`", "",
-                      f"Weights: `{Path(report['weights']).name}` sha256 `{report['sha256']}`; "
-                      f"{report['model_passes']} model pass(es) per slice (shifted copies averaged, "
-                      + ("sharpened along the target image's edges (`CrossMRLib/model/refine.py`), "
-                         if method.refine else "not sharpened along the image's edges (`--no-refine`), ")
-                      + "then smoothing across slices; see `CrossMRLib/model/inference.py`)", "",
-                      "DSC and NSD are 3D per volume (NSD tolerance liver 5 mm, kidneys and spleen 3 mm), "
-                      "averaged over volumes. Grow from seeds (Slicer's `vtkImageGrowCutSegment`) gets the "
-                      "same organ scribbles plus background strokes, which CrossMR never gets. "
-                      + ("The in- and opposed-phase echoes (one grid) are segmented together, as `crossmr segment` "
-                         "does by default." if not args.separate_series else
-                         "Every series is segmented on its own (`--separate-series`)."), "", SETUP,
-                      "## Results", "", *sections])
-    if args.results != "-":
-        Path(args.results).write_text(text + "\n")
-    print(text)
-    return 0
+    return write_page(report, args.results)
 
 
 if __name__ == "__main__":

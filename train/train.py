@@ -1,17 +1,21 @@
 """Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo, or on one CUDA GPU).
 
-Shipped model (see Resources/Models/MODEL_CARD.md), two processes of one thread each, a step budget so that
-the command reproduces the weights:
+Shipped weights (Resources/Models/MODEL_CARD.md): real CHAOS images and label maps of all 15 subjects, 24
+generated studies, and domain-randomised images (docs/results.md); two processes of one thread each:
     OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --batch 6 \
-        --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --out runs/s144b6 --export runs/s144b6/crossmr_model.pt
-(one process: .venv/bin/python train/train.py --threads 2 ... ; on a busy machine one thread per process is
-far faster than two threads in one process.)
+        --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16 --chaos-subjects all \
+        --out runs/shipped --export runs/shipped/crossmr_model.pt
+The "real contrast never seen in training" weights: the same recipe without one real image, validation subjects
+held out (Resources/Models/crossmr_never_seen.pt):
+    OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --batch 6 \
+        --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16 --no-chaos \
+        --out runs/never_seen --export runs/never_seen/crossmr_model.pt
+--bf16 needs a CPU with AVX512-BF16 or AMX (or a GPU); elsewhere drop it (same recipe, float32 forward, slower).
 --ema 0.999 exports an exponential moving average of the weights instead of the last step's (which goes beside
 it as <name>_last_step.pt).
 On a CUDA GPU (one process; N processes draw the pairs): .venv/bin/python train/train.py --device cuda \
     --workers 14 --threads 1 --batch 64 ... (docs/architecture.md, "Training on a GPU").
 Resumable: run the same command again and it continues from <out>/last.pt.
-DDP: torchrun --nproc_per_node 2 train/train.py --steps 20 --out runs/ddp
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import CHAOS_SUBJECTS, TRAIN_SUBJECTS, chaos_root  # noqa: E402
-from CrossMRLib.model.fpn import MASK_HEADS  # noqa: E402
 from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0, training_volumes  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, cpu_has_native_bf16, init_distributed, train  # noqa: E402
 
@@ -49,9 +52,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads per process")
     p.add_argument("--size", type=int, default=128, help="model input size (square)")
-    p.add_argument("--mask-head", choices=MASK_HEADS, default="full",
-                   help="stride-2 mask branch: full 3x3 convolutions (shipped) or depthwise-separable ones "
-                        "(a faster CPU step)")
     p.add_argument("--phantoms", type=int, default=0, help="generated training studies (seeds 1000+)")
     p.add_argument("--no-chaos", action="store_true",
                    help="leave every real image out (the 'real contrast never seen in training' row): generated "
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, bf16=args.bf16, device=args.device, workers=args.workers,
-                             model=ModelConfig(input_size=args.size, mask_head=args.mask_head))
+                             model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "chaos_image_subjects": [] if args.no_chaos else list(subjects), "chaos_label_subjects": list(subjects),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}

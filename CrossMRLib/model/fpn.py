@@ -7,34 +7,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
-MASK_HEADS = ("full", "separable")
-
-
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.GroupNorm(8, cout), nn.GELU())
-
-
-def _separable(cin: int, cout: int) -> nn.Sequential:
-    """A 3 x 3 depthwise then 1 x 1 pointwise convolution: about 1/8 of a full 3 x 3 convolution's work at 64
-    channels."""
-    return nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False),
-                         nn.GroupNorm(8, cout), nn.GELU())
 
 
 class FPN(nn.Module):
     """Top-down pyramid over the encoder stages, plus a shallow full-resolution branch for sharp masks."""
 
-    def __init__(self, in_channels: list[int], dim: int, mask_head: str = "full") -> None:
-        """`mask_head`: "full" 3 x 3 convolutions in the stride-2 branch (the shipped weights), or
-        "separable" depthwise-separable ones there, the costliest part of a CPU training step."""
+    def __init__(self, in_channels: list[int], dim: int) -> None:
         super().__init__()
-        if mask_head not in MASK_HEADS:
-            raise ValueError(f"mask_head {mask_head!r} is not one of {MASK_HEADS}")
-        block = _conv if mask_head == "full" else _separable
         self.lateral = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
         self.smooth = nn.ModuleList(_conv(dim, dim) for _ in in_channels)
-        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), block(dim // 2, dim))
-        self.mask_out = nn.Sequential(block(dim, dim), nn.Conv2d(dim, dim, 1))
+        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim))
+        self.mask_out = nn.Sequential(_conv(dim, dim), nn.Conv2d(dim, dim, 1))
 
     @property
     def mask_projection(self) -> nn.Conv2d:

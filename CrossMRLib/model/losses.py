@@ -1,9 +1,4 @@
-"""Training loss: matched-query BCE 2.5 + Dice 2.5 and a per-query score loss, with deep supervision.
-
-Optionally (`boundary_weight` > 0) the BCE counts the mask pixels next to an organ boundary (within one
-mask pixel) 1 + boundary_weight times, normalised so the loss keeps its scale: most of the remaining error
-sits within a pixel or two of the boundary.
-"""
+"""Training loss: matched-query BCE 2.5 + Dice 2.5 and a per-query score loss, with deep supervision."""
 
 from __future__ import annotations
 
@@ -24,32 +19,13 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (1 - (2 * (probs * targets).sum(-1) + 1) / (probs.sum(-1) + targets.sum(-1) + 1)).mean()
 
 
-def boundary_band(masks: torch.Tensor) -> torch.Tensor:
-    """(M, H, W) soft masks -> bool, True within one pixel (3 x 3 neighbourhood) of a boundary."""
-    padded = masks[:, None].float()
-    high = F.max_pool2d(padded, 3, 1, 1)
-    low = -F.max_pool2d(-padded, 3, 1, 1)
-    return (high - low)[:, 0] > 0
-
-
-def weighted_bce(logits: torch.Tensor, truth: torch.Tensor, band: torch.Tensor | None, boundary_weight: float
-                 ) -> torch.Tensor:
-    """BCE of (M, P) rows; pixels in `band` (M, P) count 1 + boundary_weight times (weights normalised)."""
-    if band is None or boundary_weight <= 0:
-        return F.binary_cross_entropy_with_logits(logits, truth)
-    weight = 1.0 + boundary_weight * band.float()
-    losses = F.binary_cross_entropy_with_logits(logits, truth, reduction="none")
-    return (losses * weight).sum() / weight.sum()
-
-
-def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: torch.Tensor | None = None,
-               boundary_weight: float = 0.0, bands: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: torch.Tensor | None = None
+               ) -> dict[str, torch.Tensor]:
     """Loss of one decoder layer.
 
     `valid` (B, O): organs with reference scribbles (only those are supervised). `targets` (B, O, H, W):
     the organ masks in the target slice (all zero when the organ is absent). Every query of a valid organ
     gets a score target (1 for its matched query, 0 otherwise): absent organs learn to score low.
-    `bands` (B, O, H, W) bool, at mask resolution: pixels whose BCE counts 1 + `boundary_weight` times.
     """
     masks, scores = pred["masks"], pred["scores"]
     if targets.shape[-2:] != masks.shape[-2:]:  # supervise at mask resolution (soft, area-averaged targets)
@@ -70,25 +46,21 @@ def layer_loss(pred: dict, valid: torch.Tensor, targets: torch.Tensor, present: 
         # one gather (a per-match index would build a full-size gradient for every match)
         logits = masks[index].flatten(1)
         truth = targets[index[:2]].float().flatten(1)
-        band = None if bands is None else bands[index[:2]].flatten(1)
-        bce = weighted_bce(logits, truth, band, boundary_weight)
+        bce = F.binary_cross_entropy_with_logits(logits, truth)
         dice = dice_loss(logits, truth)
     else:
         bce = dice = masks.sum() * 0.0
     return {"bce": bce, "dice": dice, "score": score, "presence": presence}
 
 
-def crossmr_loss(preds: list[dict], valid: torch.Tensor, targets: torch.Tensor, boundary_weight: float = 0.0
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+def crossmr_loss(preds: list[dict], valid: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss summed over every decoder layer's prediction (deep supervision) and its final-layer parts."""
     total = targets.new_zeros((), dtype=torch.float32)
     parts: dict[str, float] = {}
     present = targets.flatten(2).any(-1)
     small = F.interpolate(targets.float(), size=preds[0]["masks"].shape[-2:], mode="area")
-    # the same targets for every layer: their boundary bands once
-    bands = boundary_band(small.flatten(0, 1)).view_as(small) if boundary_weight > 0 else None
     for i, pred in enumerate(preds):
-        terms = layer_loss(pred, valid, small, present, boundary_weight, bands)
+        terms = layer_loss(pred, valid, small, present)
         total = total + (WEIGHT_BCE * terms["bce"] + WEIGHT_DICE * terms["dice"] + WEIGHT_SCORE * terms["score"]
                          + WEIGHT_PRESENCE * terms["presence"])
         if i == len(preds) - 1:

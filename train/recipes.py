@@ -1,0 +1,17 @@
+"""The commands that train the two weights files in Resources/Models/."""
+
+from pathlib import Path
+
+MODELS = Path(__file__).resolve().parents[1] / "Resources" / "Models"
+NEVER_SEEN_WEIGHTS = MODELS / "crossmr_never_seen.pt"
+
+_TORCHRUN = "OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 "
+_RECIPE = "--steps 7400 --batch 6 --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16"
+
+# The shipped model (crossmr_model.pt): all 15 CHAOS subjects (images and label maps), generated studies and
+# domain-randomised images.
+SHIPPED_COMMAND = _TORCHRUN + _RECIPE + " --chaos-subjects all --out runs/shipped --export runs/shipped/crossmr_model.pt"
+# Evaluation only (crossmr_never_seen.pt): the same recipe with every real image left out (CHAOS label maps of the
+# training subjects in synthetic bodies, generated studies); validation subjects held out entirely.
+NEVER_SEEN_COMMAND = (_TORCHRUN + _RECIPE + " --no-chaos --out runs/never_seen "
+                      "--export runs/never_seen/crossmr_never_seen.pt")
