@@ -44,8 +44,17 @@ def chaos_data(meta: dict) -> str:
     """Which CHAOS subjects trained the weights: images, and label maps used inside synthetic bodies."""
     images, labels = real_image_subjects(meta), label_map_subjects(meta)
     text = f"CHAOS MR T2-SPIR images and labels of subjects {', '.join(images) or 'none'}"
-    shapes = [s for s in labels if s not in images]
-    return text + (f"; organ label maps of subjects {', '.join(shapes)} inside synthetic bodies" if shapes else "")
+    if "chaos_label_subjects" not in meta:  # weights from before the domain-randomised sources
+        return text
+    return text + (f"; the organ label maps of subjects {', '.join(labels)} inside synthetic bodies, rendered with "
+                   "random contrasts (no image voxel; docs/architecture.md)")
+
+
+def randomised(meta: dict) -> str:
+    """The domain-randomised half of the generated pairs, for weights trained with it."""
+    if "chaos_label_subjects" not in meta:
+        return ""
+    return " (half of their pairs rendered as two random contrasts of each series' tissue map)"
 
 
 def chaos_limit(report: dict) -> str:
@@ -95,7 +104,7 @@ from scratch.
 
 ## Training data
 - {chaos_data(meta)}; generated five-contrast studies, seeds {f'{seeds[0]}..{seeds[-1]}' if seeds else 'none'},
-  each contrast with its own labels.
+  each contrast with its own labels{randomised(meta)}.
 - Never trained on: CHAOS subjects {', '.join(unseen) or 'none'} and generated seeds 1..10 (evaluation, calibration).
 - {meta.get('steps', '?')} steps ({meta.get('minutes', '?')} min on 2 CPU cores); the file holds {averaging(meta)}.
 
@@ -113,8 +122,9 @@ also covers the wall-clock minutes recorded in the file).
 {chr(10).join(organ_rows(report))}
 
 ## Never-seen weights (evaluation only)
-`crossmr_never_seen.pt` is not used by the product. It is trained by the shipped command with `--no-chaos`
-(not one real image voxel in training), to measure CrossMR on a real contrast it never saw:
+`crossmr_never_seen.pt` is not used by the product. It is trained by the shipped recipe with every real image
+left out (`--no-chaos`; CHAOS validation subjects held out entirely), to measure CrossMR on a real contrast it
+never saw:
 `{NEVER_SEEN_COMMAND}`.
 {never_seen_text(report)}
 
