@@ -90,3 +90,17 @@ def test_evaluation_scores_never_seen_weights_on_the_chaos_subjects(tmp_path, ca
     evaluate.main(args + ["--never-seen-weights", str(tmp_path / "absent.pt")])
     assert "never-seen row not measured" in capsys.readouterr().out
     assert json.loads(out.read_text())["never_seen"]["measured"] is False
+
+
+def test_the_committed_never_seen_weights_saw_no_real_image():
+    """Resources/Models/crossmr_never_seen.pt, behind the 'real contrast never seen in training' row: it matches its
+    checksum, was trained with --no-chaos on no CHAOS image, and not even the validation subjects' label maps."""
+    from never_seen import label_map_subjects, real_image_subjects
+    from recipes import NEVER_SEEN_WEIGHTS
+
+    from CrossMRLib.model.data import VAL_SUBJECTS
+
+    method, entry = load_never_seen(NEVER_SEEN_WEIGHTS)
+    assert method is not None and entry["measured"]
+    assert real_image_subjects(method.meta) == [] and "--no-chaos" in method.meta["command"]
+    assert label_map_subjects(method.meta) and not set(label_map_subjects(method.meta)) & set(VAL_SUBJECTS)

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from CrossMRLib.model.data import CHAOS_SUBJECTS  # noqa: E402
 from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
-from recipes import MODELS, NEVER_SEEN_COMMAND, SHIPPED_COMMAND  # noqa: E402
+from recipes import MODELS, NEVER_SEEN_COMMAND, SHIPPED_COMMAND, TORCHRUN_PREFIX  # noqa: E402
 from never_seen import label_map_subjects, real_image_subjects  # noqa: E402
 from results_page import chaos_trained_on, never_seen_measured, organ_rows  # noqa: E402
 
@@ -122,9 +122,9 @@ also covers the wall-clock minutes recorded in the file).
 {chr(10).join(organ_rows(report))}
 
 ## Never-seen weights (evaluation only)
-`crossmr_never_seen.pt` is not used by the product. It is trained by the shipped recipe with every real image
-left out (`--no-chaos`; CHAOS validation subjects held out entirely), to measure CrossMR on a real contrast it
-never saw:
+`crossmr_never_seen.pt` is not used by the product. It is trained without one real image voxel (`--no-chaos`:
+generated studies and the CHAOS training subjects' organ label maps in synthetic bodies, rendered with random
+contrasts; the validation subjects held out entirely), to measure CrossMR on a real contrast it never saw:
 `{NEVER_SEEN_COMMAND}`.
 {never_seen_text(report)}
 
@@ -136,16 +136,25 @@ never saw:
 """
 
 
+def recorded_command(weights: Path) -> str:
+    """The training command stored in the weights, as run: two torchrun processes of one thread each."""
+    meta = torch.load(weights, map_location="cpu", weights_only=True).get("meta", {})
+    recorded = meta.get("command", "")
+    return f"{TORCHRUN_PREFIX}{recorded}" if recorded.startswith("train/train.py") else recorded or SHIPPED_COMMAND
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=MODELS / WEIGHTS_FILE)
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json", help="train/evaluate.py's report")
     p.add_argument("--commit", required=True, help="the commit whose code trained the weights")
-    p.add_argument("--command", default=SHIPPED_COMMAND, help="the command that trained the weights")
+    p.add_argument("--command", default=None,
+                   help="the command that trained the weights (default: the one recorded in them, under torchrun)")
     p.add_argument("--notes", default="", help="extra text for the limits section")
     p.add_argument("--out", type=Path, default=None, help="output (default: MODEL_CARD.md beside the weights)")
     args = p.parse_args(argv)
-    text = card(args.weights, json.loads(args.json.read_text()), args.commit, args.command, args.notes).rstrip() + "\n"
+    command = args.command or recorded_command(args.weights)
+    text = card(args.weights, json.loads(args.json.read_text()), args.commit, command, args.notes).rstrip() + "\n"
     (args.out or args.weights.parent / "MODEL_CARD.md").write_text(text)
     print(text)
     return 0

@@ -5,7 +5,8 @@ from pathlib import Path
 MODELS = Path(__file__).resolve().parents[1] / "Resources" / "Models"
 NEVER_SEEN_WEIGHTS = MODELS / "crossmr_never_seen.pt"
 
-_TORCHRUN = "OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 "
+TORCHRUN_PREFIX = "OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 "
+_TORCHRUN = TORCHRUN_PREFIX + "train/train.py --threads 1 "
 _RECIPE = "--steps 7400 --batch 6 --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16"
 
 # The shipped model (crossmr_model.pt): all 15 CHAOS subjects (images and label maps), generated studies and

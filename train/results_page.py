@@ -107,10 +107,10 @@ def chaos_text(report: dict) -> str:
 def never_seen_sentence(report: dict, command: str) -> str:
     """What the never-seen rows are, or why they were not measured."""
     entry = report.get("never_seen") or {}
-    what = (f"The never-seen rows score `{Path(entry.get('weights', 'crossmr_never_seen.pt')).name}`, trained by "
-            "the shipped recipe with every real image left out (`--no-chaos`: not one real image voxel in "
-            "training, the scored subjects held out entirely) and scored on the same CHAOS subjects with the same "
-            "strokes")
+    what = (f"The never-seen rows score `{Path(entry.get('weights', 'crossmr_never_seen.pt')).name}`, trained "
+            "without one real image voxel (`train/train.py --no-chaos`: generated studies and the training "
+            "subjects' organ label maps in synthetic bodies, rendered with random contrasts; the scored subjects "
+            "held out entirely) and scored on the same CHAOS subjects with the same strokes")
     if never_seen_measured(report):
         shapes = sorted(set(report.get("chaos_subjects", [])) & set(entry.get("chaos_label_subjects", [])))
         shapes_text = (f" Its synthetic bodies were built from the organ label maps of subjects {' '.join(shapes)}: "
