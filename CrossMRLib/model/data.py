@@ -2,7 +2,8 @@
 
 A pair is (reference slice + organ scribbles, target slice + organ masks). The target is the same slice
 (dense use), a neighbouring one, or one several slices away (sparse use: one scribbled slice per organ
-segments the whole volume), possibly beyond an organ's extent so the model learns "absent".
+segments the whole volume), possibly beyond an organ's extent so the model learns "absent", or any slice of the
+series (slices far above or below the organs, where every organ is absent).
 
 Sources: real CHAOS T2-SPIR images; generated studies (their physics-based images, or, for RANDOMISED_SHARE of
 their pairs, two independent random contrasts rendered from their tissue maps); and CHAOS organ label maps in
@@ -31,6 +32,7 @@ VAL_SUBJECTS = ("33", "34", "37", "38", "39")
 CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
 RANDOMISED_SHARE = 0.5  # pairs of a generated study drawn as random contrasts of its tissue maps
 BEYOND_END_SHARE = 0.15  # pairs whose target lies just past a scribbled organ's end (organ absent there)
+ANY_SLICE_SHARE = 0.1  # pairs whose target is any slice of the series, however far from the organs
 
 
 def chaos_root() -> Path:
@@ -172,6 +174,8 @@ class PairSampler:
         if u < BEYOND_END_SHARE:
             return self._beyond_end(vol, ref_c, tgt_c)
         k_ref = int(self.rng.choice(vol.organ_slices[ref_c]))
+        if u < BEYOND_END_SHARE + ANY_SLICE_SHARE:  # a series also holds slices far above or below the organs
+            return k_ref, int(self.rng.integers(len(vol.labels[tgt_c])))
         paired = int(np.argmin(np.abs(vol.positions[tgt_c] - vol.positions[ref_c][k_ref])))
         u = self.rng.random()
         if u < 0.5:
