@@ -218,3 +218,17 @@ def test_augmentation_draws_the_same_pairs_without_monai_metadata_and_leaves_its
     monkeypatch.undo()
     assert all(torch.equal(a[k], b[k]) for a, b in zip(plain, tracked) for k in a)
     assert monai.data.get_track_meta() is True
+
+
+def test_some_targets_lie_far_from_every_organ():
+    """A series also holds slices far above or below the organs (where a user's organ must come out empty): the
+    sampler draws such targets too (ANY_SLICE_SHARE), not only slices near an organ or just past its end."""
+    blob = blob_volume(4, slices=30)
+    labels = blob.labels["t"].copy()
+    labels[:12] = 0
+    labels[15:] = 0
+    vol = Volume("far", {"t": blob.images["t"]}, {"t": labels}, {"t": blob.positions["t"]}, blob.spacing)
+    sampler = PairSampler([vol], 64, seed=3)
+    targets = [sampler._slices(vol, "t", "t")[1] for _ in range(2000)]
+    far = np.mean([(k < 6) or (k > 20) for k in targets])  # over 5 slices past every organ: only drawn on purpose
+    assert 0.02 < far < 0.1, far
