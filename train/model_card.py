@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from CrossMRLib.model.data import CHAOS_SUBJECTS  # noqa: E402
 from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
-from recipes import MODELS, NEVER_SEEN_COMMAND, SHIPPED_COMMAND, TORCHRUN_PREFIX  # noqa: E402
+from recipes import MODELS, NEVER_SEEN_COMMAND, NEVER_SEEN_COMMIT, SHIPPED_COMMAND, TORCHRUN_PREFIX  # noqa: E402
 from never_seen import label_map_subjects, real_image_subjects  # noqa: E402
 from results_page import chaos_trained_on, never_seen_measured, organ_rows  # noqa: E402
 
@@ -125,7 +125,7 @@ also covers the wall-clock minutes recorded in the file).
 `crossmr_never_seen.pt` is not used by the product. It is trained without one real image voxel (`--no-chaos`:
 generated studies and the CHAOS training subjects' organ label maps in synthetic bodies, rendered with random
 contrasts; the validation subjects held out entirely), to measure CrossMR on a real contrast it never saw:
-`{NEVER_SEEN_COMMAND}`.
+`{NEVER_SEEN_COMMAND}`, run at commit {NEVER_SEEN_COMMIT} for the committed file.
 {never_seen_text(report)}
 
 ## Intended use and limits
