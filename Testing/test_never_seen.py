@@ -81,7 +81,7 @@ def test_evaluation_scores_never_seen_weights_on_the_chaos_subjects(tmp_path, ca
     args = ["--chaos", str(tmp_path / "chaos"), "--subjects", "33", "--phantom-seeds", "--no-growcut", "--fast",
             "--threads", "1", "--json", str(out), "--results", "-"]
     evaluate.main(args + ["--never-seen-weights", str(never)])
-    entry = json.loads(out.read_text())["never_seen"]
+    entry = json.loads(out.read_text(encoding="utf-8"))["never_seen"]
     assert entry["measured"] and entry["chaos_dense"]["volumes"] == 1
     assert set(entry["chaos_sparse"]["model"]) == {"1", "2", "3", "4", "mean"}
     assert len(drawn) == 4 and drawn[:2] == drawn[2:]  # shipped, then never-seen: the very same strokes
@@ -89,7 +89,7 @@ def test_evaluation_scores_never_seen_weights_on_the_chaos_subjects(tmp_path, ca
     assert "never-seen CHAOS 33 dense" in log and "never-seen CHAOS 33 sparse" in log
     evaluate.main(args + ["--never-seen-weights", str(tmp_path / "absent.pt")])
     assert "never-seen row not measured" in capsys.readouterr().out
-    assert json.loads(out.read_text())["never_seen"]["measured"] is False
+    assert json.loads(out.read_text(encoding="utf-8"))["never_seen"]["measured"] is False
 
 
 def test_the_committed_never_seen_weights_saw_no_real_image():

@@ -87,7 +87,7 @@ def test_from_json_writes_the_page_without_computing(tmp_path, capsys):
     saved.write_text(json.dumps(report(MEASURED)))
     out = tmp_path / "results.md"
     assert evaluate.main(["--from-json", str(saved), "--results", str(out)]) == 0
-    assert out.read_text() == render_page(report(MEASURED), evaluate.NEVER_SEEN_COMMAND)
+    assert out.read_text(encoding="utf-8") == render_page(report(MEASURED), evaluate.NEVER_SEEN_COMMAND)
     assert "--no-chaos" in evaluate.NEVER_SEEN_COMMAND
 
 
@@ -102,7 +102,7 @@ def test_model_card_reports_the_never_seen_weights_from_the_json(tmp_path, capsy
         saved.write_text(json.dumps(report(entry)))
         out = tmp_path / "MODEL_CARD.md"
         model_card.main(["--weights", str(weights), "--json", str(saved), "--commit", "abc1234", "--out", str(out)])
-        card = out.read_text()
+        card = out.read_text(encoding="utf-8")
         assert expected in card and "--no-chaos" in card and "Commit: abc1234" in card
         assert ("| CHAOS T2-SPIR, dense strokes: never-seen" in card) == (entry is not None)
         assert len(card.splitlines()) < 80

@@ -162,7 +162,7 @@ def write_page(report: dict, results: str) -> int:
     """Write (unless `results` is '-') and print the results page of a JSON report."""
     text = render_page(report, NEVER_SEEN_COMMAND)
     if results != "-":
-        Path(results).write_text(text)
+        Path(results).write_text(text, encoding="utf-8")
     print(text)
     return 0
 
@@ -207,7 +207,7 @@ def never_seen_model(args: argparse.Namespace) -> tuple[CrossMRModelMethod | Non
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.from_json is not None:
-        return write_page(json.loads(args.from_json.read_text()), args.results)
+        return write_page(json.loads(args.from_json.read_text(encoding="utf-8")), args.results)
     torch.set_num_threads(args.threads)
     never, never_entry = never_seen_model(args)  # checked first: a bad file stops before the long run
     method = CrossMRModelMethod(weights=args.weights, fast=args.fast, refine=not args.no_refine)
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         report |= {f"phantom_{c}": summarize(phantoms[c]) for c in TARGET_CONTRASTS if phantoms[c]}
     report = json.loads(json.dumps(report))  # the page is written from exactly what the JSON holds
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1))
+    args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return write_page(report, args.results)
 
 

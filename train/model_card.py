@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="output (default: MODEL_CARD.md beside the weights)")
     args = p.parse_args(argv)
     command = args.command or recorded_command(args.weights)
-    text = card(args.weights, json.loads(args.json.read_text()), args.commit, command, args.notes).rstrip() + "\n"
-    (args.out or args.weights.parent / "MODEL_CARD.md").write_text(text)
+    text = card(args.weights, json.loads(args.json.read_text(encoding="utf-8")), args.commit, command, args.notes).rstrip() + "\n"
+    (args.out or args.weights.parent / "MODEL_CARD.md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 
