@@ -60,6 +60,12 @@ class Volume:
             self.organ_slices[c] = np.flatnonzero(lab.reshape(len(lab), -1).any(1))
 
 
+def model_spacing(series, size: int) -> tuple[float, float]:
+    """(row, column) mm of a pixel once the series' slices are resized to `size` x `size`."""
+    sp = series.spacing
+    return float(sp[1]) * series.shape[1] / size, float(sp[0]) * series.shape[2] / size
+
+
 def volume_from_series(name: str, images: dict, labels: dict, size: int) -> Volume:
     """Build a model-size `Volume` from Series per contrast (positions along the first series' normal)."""
     first = next(iter(images.values()))
@@ -69,8 +75,7 @@ def volume_from_series(name: str, images: dict, labels: dict, size: int) -> Volu
         imgs[c] = resize_slices(normalize_intensity(series.array), (size, size), "bilinear").astype(np.float32)
         labs[c] = resize_slices(np.asarray(labels[c].array, dtype=np.uint8), (size, size), "nearest")
         pos[c] = series.slice_centres() @ normal
-    sp = first.spacing
-    spacing = (float(sp[1]) * first.shape[1] / size, float(sp[0]) * first.shape[2] / size)
+    spacing = model_spacing(first, size)
     geometry = {c: (s.ijk_to_ras.copy(), (int(s.shape[1]), int(s.shape[2]))) for c, s in images.items()}
     return Volume(name, imgs, labs, pos, spacing, geometry)
 
@@ -101,10 +106,9 @@ def load_chaos_masks(subjects: tuple[str, ...], size: int = 128, root: Path | No
     for s in subjects:
         label = read_series(root / f"patient_{s}" / "T2SPIR" / "label.nii.gz")
         labels = resize_slices(np.rint(label.array).astype(np.uint8), (size, size), "nearest")
-        sp = label.spacing
-        spacing = (float(sp[1]) * label.shape[1] / size, float(sp[0]) * label.shape[2] / size)
+        spacing = model_spacing(label, size)
         positions = label.slice_centres() @ label.slice_normal
-        slice_mm = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else float(sp[2])
+        slice_mm = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else float(label.spacing[2])
         for body in range(bodies):
             tissues = body_tissues(labels, spacing, slice_mm, seed=int(s) * 100 + body)
             out.append(Volume(f"chaos_masks_{s}_{body}", {}, {"synth": labels}, {"synth": positions}, spacing,
