@@ -50,7 +50,7 @@ def run_record(result: StudyResult) -> dict:
         "versions": {"numpy": numpy.__version__, "torch": torch.__version__},
         "method": result.method,
         "weights_sha256": result.weights_sha256,
-        "model_passes": result.passes,
+        "device": result.device,
         "reference": result.reference_name,
         "series": {
             name: {"shape_kji": list(result.series[name].shape),

@@ -42,17 +42,17 @@ class StudyResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     reference_name: str = ""
-    passes: int | None = None  # model passes per slice (shifted copies averaged); None for other methods
+    device: str | None = None  # where the model ran ("cpu", "cuda"); None for other methods
     together: list[list[str]] = field(default_factory=list)  # series on one grid segmented together
 
 
 def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Series], method: str | Method = "auto",
                   weights: str | Path | None = None, threads: int | None = None,
                   progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None,
-                  fast: bool = False, joint: bool = True) -> StudyResult:
+                  joint: bool = True, device: str = "auto") -> StudyResult:
     """Segment the reference and every target from `scribbles` (uint8 (K, J, I) on the reference grid);
-    `fast` runs the model once per slice instead of three times (see `CrossMRModelMethod`); `joint`
-    segments series on one grid together (see the module docstring)."""
+    `joint` segments series on one grid together (see the module docstring); `device` (auto, cpu, cuda)
+    is where the model runs (see `CrossMRModelMethod`)."""
     start = time.perf_counter()
     with collect_warnings() as warnings:
         scribbles = np.asarray(scribbles)
@@ -65,7 +65,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
             if pairing.rule != "position":
                 log.warning("%s; pairing slices by relative order instead", pairing.reason)
             pairings[target.name] = pairing
-        segmenter = create_method(method, weights, threads, fast) if isinstance(method, str) else method
+        segmenter = create_method(method, weights, threads, device) if isinstance(method, str) else method
         timings = {"load_method_s": round(time.perf_counter() - start, 4)}
         all_series = [reference, *targets]
         labels: dict[str, np.ndarray] = {}
@@ -96,10 +96,10 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
         if progress is not None:
             progress(1.0, "done")
     timings["segment_total_s"] = round(time.perf_counter() - start, 4)
-    shifts = getattr(segmenter, "shifts", None)
+    ran_on = getattr(segmenter, "device", None)
     return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
                        getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name,
-                       len(shifts) if shifts is not None else None, together)
+                       str(ran_on) if ran_on is not None else None, together)
 
 
 def _groups(series: list[Series], joint: bool) -> list[list[Series]]:

@@ -39,7 +39,7 @@ class CrossMRSegment(ScriptedLoadableModule):
 @parameterNodeWrapper
 class CrossMRSegmentParameterNode:
     """referenceVolume: series with the scribbles; scribbleSegmentation: the strokes; method, backgroundProcess,
-    threads, fast, joint: how the engine runs (threads 0 = all cores; fast = one model pass per slice; joint =
+    threads, device, joint: how the engine runs (threads 0 = all cores; device = auto, cpu or cuda; joint =
     series on one grid segmented together)."""
 
     referenceVolume: vtkMRMLScalarVolumeNode
@@ -47,7 +47,7 @@ class CrossMRSegmentParameterNode:
     method: Annotated[str, Choice(["auto", "region-growing"])] = "auto"
     backgroundProcess: bool = True
     threads: Annotated[int, WithinRange(0, 256)] = 0
-    fast: bool = False
+    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     joint: bool = True
 
 
@@ -229,7 +229,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 parameters = self._parameterNode
                 self.logic.method = parameters.method
                 self.logic.threads = parameters.threads or None
-                self.logic.fast = parameters.fast
+                self.logic.device = parameters.device
                 self.logic.joint = parameters.joint
                 targets = [self._resolveTarget(node) for node in self.checkedTargets()]
                 prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets)
@@ -241,7 +241,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             from CrossMRSegmentLib.process import SegmentationProcess
 
             self._process = SegmentationProcess(prepared, self.logic.method, self.logic.weights, self.logic.threads,
-                                                fast=self.logic.fast, joint=self.logic.joint)
+                                                device=self.logic.device, joint=self.logic.joint)
             self._process.start(self.onProgress, lambda labels, error: self._finish(prepared, labels, error))
             return
         try:  # in Slicer's process: progress events keep the GUI alive and let Cancel through

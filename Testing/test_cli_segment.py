@@ -139,7 +139,7 @@ def test_every_bad_input_exits_2_with_one_error_line_and_writes_nothing(study, c
         assert not (folder / "out").exists(), case
 
 
-def test_fast_runs_the_model_once_per_slice_and_the_record_says_so(study, tmp_path):
+def test_the_device_option_runs_on_the_cpu_and_a_missing_gpu_is_a_one_line_error(study, tmp_path, capsys):
     import torch
 
     from CrossMRLib.model.config import ModelConfig
@@ -151,10 +151,14 @@ def test_fast_runs_the_model_once_per_slice_and_the_record_says_so(study, tmp_pa
     weights = tmp_path / "tiny.pt"
     save_weights(CrossMRNet(ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32,
                                         num_queries=3, num_points=4)), weights)
-    passes = {}
-    for extra in ([], ["--fast"]):
-        out = folder / f"out{len(extra)}"
-        assert main(["segment", str(folder / "t1w.nii.gz"), str(folder / "scribbles.nii.gz"), str(folder / "t2w.nii.gz"),
-                     "-o", str(out), "--method", "model", "--weights", str(weights), "--threads", "1", *extra]) == 0
-        passes[bool(extra)] = json.loads((out / "crossmr_run.json").read_text())["model_passes"]
-    assert passes == {False: 3, True: 1}
+    args = ["segment", str(folder / "t1w.nii.gz"), str(folder / "scribbles.nii.gz"), str(folder / "t2w.nii.gz"),
+            "--method", "model", "--weights", str(weights), "--threads", "1"]
+    out = folder / "out_cpu"
+    assert main([*args, "-o", str(out), "--device", "cpu"]) == 0
+    assert json.loads((out / "crossmr_run.json").read_text())["device"] == "cpu"
+    if not torch.cuda.is_available():
+        capsys.readouterr()
+        assert main([*args, "-o", str(folder / "out_cuda"), "--device", "cuda"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "no CUDA GPU" in err and "--device cpu" in err
+        assert not (folder / "out_cuda").exists()

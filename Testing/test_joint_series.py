@@ -109,7 +109,7 @@ def test_cli_records_which_series_were_segmented_together(weights, tmp_path):
         out = tmp_path / f"out{len(extra)}"
         assert main(["segment", str(tmp_path / "t1w.nii.gz"), str(tmp_path / "scribbles.nii.gz"),
                      str(tmp_path / "inphase.nii.gz"), str(tmp_path / "opposed.nii.gz"), "-o", str(out),
-                     "--weights", str(weights), "--threads", "1", "--fast", *extra]) == 0
+                     "--weights", str(weights), "--threads", "1", *extra]) == 0
         together[bool(extra)] = json.loads((out / "crossmr_run.json").read_text())["segmented_together"]
     assert together == {False: [["inphase", "opposed"]], True: []}
 

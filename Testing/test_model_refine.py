@@ -68,3 +68,18 @@ def test_radius_is_in_millimetres():
     assert radius_pixels((1.25, 1.25)) == 5  # CHAOS T2-SPIR
     assert radius_pixels((2.6, 2.6)) == 2  # a coarse DWI grid
     assert radius_pixels((40.0, 40.0)) == 1  # never below one pixel
+
+
+def test_filtering_only_around_the_organ_gives_the_masks_of_filtering_the_whole_slice():
+    """`refined_outputs` filters a box around each organ (see `support_window`); the masks are those of the
+    whole-slice filter, whose output outside the box is close to zero anyway."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:96, :128]
+    guide = (0.3 + 0.4 * (((yy - 40) / 18.0) ** 2 + ((xx - 50) / 25.0) ** 2 < 1) + 0.02 * rng.standard_normal((96, 128)))
+    logits = 6.0 - 6.0 * np.sqrt(((yy - 41) / 16.0) ** 2 + ((xx - 52) / 23.0) ** 2)  # the network's soft, offset blob
+    probs = torch.from_numpy(1 / (1 + np.exp(-logits))).float()[None, None]
+    image = torch.from_numpy(guide.astype(np.float32))[None, None]
+    whole = guided_filter(probs, image, radius=4)
+    (_, _, boxed, _), = list(refined_outputs([(0, 1, probs, torch.ones(1, 1))], guide[None].astype(np.float32), radius=4))
+    assert float((boxed - whole).abs().max()) < 0.02
+    assert torch.equal(boxed > 0.5, whole > 0.5) and int((whole > 0.5).sum()) > 500

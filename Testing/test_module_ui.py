@@ -25,4 +25,4 @@ def test_every_parameter_has_exactly_one_widget_and_every_binding_a_parameter():
     bound = _bound_names()
     assert sorted(bound) == sorted(set(bound)), "a parameter is bound to two widgets"
     assert set(bound) == _parameter_fields()
-    assert {"threads", "fast", "joint", "method", "backgroundProcess"} <= set(bound)
+    assert {"threads", "device", "joint", "method", "backgroundProcess"} <= set(bound)

@@ -31,7 +31,7 @@ def scores(values: tuple[float, float, float, float]) -> dict:
 def report(never_seen: dict | None = None, dense=(0.93, 0.93, 0.93, 0.93)) -> dict:
     """A JSON report as evaluate.py writes it: CHAOS rows with Grow from seeds, one generated row."""
     out = {"command": ".venv/bin/python train/evaluate.py", "weights": "Resources/Models/crossmr_model.pt",
-           "sha256": "ab" * 32, "model_passes": 3, "refine": True, "echoes_together": True,
+           "sha256": "ab" * 32, "refine": True, "echoes_together": True,
            "chaos_dense": {"volumes": 5, "model": scores(dense), "growcut": scores((0.8, 0.8, 0.8, 0.8))},
            "chaos_sparse": {"volumes": 5, "model": scores((0.9, 0.9, 0.9, 0.9)),
                             "growcut": scores((0.7, 0.7, 0.7, 0.7))},

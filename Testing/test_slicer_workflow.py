@@ -130,22 +130,28 @@ def test_background_process_gives_the_same_labels_and_can_be_cancelled(study):
     assert env.snapshot() == before
 
 
-def test_fast_option_reaches_the_model_in_both_runners(study):
-    """Ticking "Fast" runs the model once per slice, in Slicer's process and in the background process alike."""
+def test_device_option_reaches_the_model_in_both_runners(study):
+    """The Advanced "Device" choice reaches the engine in Slicer's process and in the background process alike;
+    both give the same labels on the CPU, and asking for a GPU the machine lacks is a one-line error."""
+    import torch
+
     from CrossMRSegmentLib.process import SegmentationProcess
 
     env, logic, volumes, _, scribbles = _scribbled_scene(study)
     prepared = logic.prepare(volumes["t1w"], scribbles, [volumes["dwi"]])
-    logic.method, logic.fast = "auto", True
-    for fast in (True, False):
-        probe = SegmentationProcess(prepared, "auto", python=sys.executable, fast=fast)
-        assert ("--fast" in probe.command()) == fast
+    logic.method, logic.device = "auto", "cpu"
+    for device, flag in (("auto", None), ("cpu", "cpu"), ("cuda", "cuda")):
+        probe = SegmentationProcess(prepared, "auto", python=sys.executable, device=device)
+        command = probe.command()
+        assert (command[command.index("--device") + 1] if "--device" in command else None) == flag
         probe.cleanup()
-    labels = SegmentationProcess(prepared, "auto", python=sys.executable, fast=True).runBlocking()
+    labels = SegmentationProcess(prepared, "auto", python=sys.executable, device="cpu").runBlocking()
     direct = logic.compute(prepared)
     assert all(np.array_equal(labels[k], direct[k]) for k in direct)
-    logic.fast = False
-    assert any(not np.array_equal(logic.compute(prepared)[k], direct[k]) for k in direct)
+    if not torch.cuda.is_available():
+        logic.device = "cuda"
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            logic.compute(prepared)
 
 
 def test_in_and_opposed_phase_get_the_same_masks_unless_untick_in_both_runners(study):

@@ -1,81 +1,204 @@
-"""Inference benchmark: ms per slice pair at 256 x 256, a five-series study end to end, peak memory.
+"""Inference benchmark: a five-series study against Grow from seeds on its T1w volume alone, one run.
 
-    .venv/bin/python train/bench_inference.py [--weights PATH] [--threads 1 2]
-Prints a table for the default (three shifted passes per slice), `--fast` (one pass) and the default with
-every series on its own (`--separate-series`) at each thread count, with each time as a ratio of the fast one
-measured in the same run; numbers depend on the machine and on its load (run it on an idle machine). The study
-is segmented as `crossmr segment` does it: a reference and four targets on grids of their own, except the last
-two (the in- and opposed-phase echoes), which share one grid and are segmented together by default.
+    .venv/bin/python train/bench_inference.py [--seed 6161] [--threads 2] [--repeats 3] [--no-slicer]
+
+The study is `crossmr phantom --seed 6161` (T1w with dense strokes; T2w, DWI, in- and opposed-phase as targets:
+234 slices). Every line is measured in this run, on this machine (numbers depend on the machine and its load:
+run it on an idle one):
+- Grow from seeds (Slicer's `vtkImageGrowCutSegment`, the strokes plus background strokes) on the T1w volume
+  alone: the baseline every ratio is taken against;
+- `crossmr segment` with its defaults in a fresh process, as a user runs it (median of `--repeats`): processing
+  time from the run record (loading the method included; reading and writing files not), ms per slice, the
+  process's peak RSS;
+- the runtime variants, in one process on the same study: torch eager float32 (the default), eager with
+  channels-last memory, dynamic int8 (the decoder's Linear layers), torch.compile (its compile time included,
+  as one study would pay it); each with its time and its labels' agreement (Dice over all organs) with eager;
+- a CUDA GPU, when torch sees one (`--device cuda`, half precision);
+- "press Apply to segments in the scene" through the Slicer logic on the module's sample study (background
+  process start-up included), when slicer-core is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "train"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from CrossMRLib.io import write_labels_nifti, write_series_nifti  # noqa: E402
 from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
-from CrossMRLib.pairing import identity_pairing  # noqa: E402
 from CrossMRLib.pipeline import segment_study  # noqa: E402
-from CrossMRLib.series import Series, make_ijk_to_ras  # noqa: E402
+from baselines.growcut import grow_from_seeds  # noqa: E402
+from evaluate import scribbles_for  # noqa: E402
+
+TARGETS = ("t2w", "dwi", "inphase", "opposed")
 
 
-def volume(name: str, slices: int, seed: int, offset_mm: float = 0.0) -> Series:
-    """A 256 x 256 series; `offset_mm` moves its grid in-plane (series of a study lie on grids of their own)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:256, :256]
-    base = ((yy - 128) ** 2 / 100 ** 2 + (xx - 128) ** 2 / 120 ** 2 < 1) * 400.0
-    array = np.stack([base + rng.normal(0, 30, (256, 256)) for _ in range(slices)]).astype(np.float32)
-    return Series(array, make_ijk_to_ras((1.4, 1.4, 6.0), (offset_mm, -offset_mm, 0)), name)
+def study_inputs(seed: int):
+    """(reference, targets, organ strokes, Grow-from-seeds seeds) of the generated study `seed`."""
+    from CrossMRLib.phantom import generate_study
+
+    study = generate_study(seed)
+    reference = study.images["t1w"]
+    scribbles, seeds = scribbles_for(np.asarray(study.labels["t1w"].array, np.uint8), reference.spacing, "dense", seed)
+    return reference, [study.images[c] for c in TARGETS], scribbles, seeds
 
 
-def scribbles(shape) -> np.ndarray:
-    s = np.zeros(shape, np.uint8)
-    for o, (r, c) in enumerate([(100, 80), (150, 70), (150, 180), (110, 190)], start=1):
-        s[shape[0] // 2, r:r + 4, c:c + 25] = o
-    return s
+def time_growcut(reference, seeds, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        grow_from_seeds(reference.array, seeds, tuple(reference.spacing))
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times)
 
 
-def time_study(weights: Path | None, threads: int, fast: bool, slices: int, joint: bool = True) -> tuple[int, float]:
-    """(passes, seconds) for a five-series study through `segment_study`: the reference, then four targets,
-    the last two (the echoes) on one grid."""
-    method = CrossMRModelMethod(weights=weights, threads=threads, fast=fast)
-    ref = volume("ref", slices, 0)
-    scr = scribbles(ref.shape)
-    method.segment_target(ref, scr, ref, identity_pairing(ref))  # warm-up
-    method._cache = None
-    targets = [volume(f"t{i}", slices, i + 1, offset_mm=0.7 * min(i + 1, 3)) for i in range(4)]
+def time_cli(reference, targets, scribbles, threads: int, repeats: int) -> tuple[float, float, float, str]:
+    """Medians of `crossmr segment`'s processing time and of the whole command's wall time (Python start,
+    reading, writing), the peak RSS in MB over its runs, and the device it ran on."""
+    folder = Path(tempfile.mkdtemp(prefix="crossmr-bench-"))
+    paths = [write_series_nifti(s, folder / f"{s.name}.nii.gz") for s in (reference, *targets)]
+    strokes = write_labels_nifti(scribbles, reference, folder / "scribbles.nii.gz")
+    times, walls, device = [], [], ""
+    for r in range(repeats):
+        out = folder / f"out{r}"
+        tick = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "CrossMRLib.cli", "segment", str(paths[0]), str(strokes),
+                        *map(str, paths[1:]), "-o", str(out), "--threads", str(threads)],
+                       check=True, capture_output=True)
+        walls.append(time.perf_counter() - tick)
+        record = json.loads((out / "crossmr_run.json").read_text())
+        times.append(record["timings"]["segment_total_s"])
+        device = record.get("device") or ""
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return statistics.median(times), statistics.median(walls), peak_mb, device
+
+
+def _agreement(a: dict, b: dict) -> float:
+    """Dice of organ labels over every series (1.0: identical)."""
+    inter = total = 0
+    for name in a:
+        x, y = a[name] > 0, b[name] > 0
+        inter += int((x & y & (a[name] == b[name])).sum())
+        total += int(x.sum() + y.sum())
+    return 2 * inter / total if total else 1.0
+
+
+def run_variant(method, reference, targets, scribbles, repeats: int) -> tuple[float, dict]:
+    """(median seconds, labels) of `segment_study` with an already-loaded method; the first call warms up."""
+    times, labels = [], {}
+    for _ in range(repeats + 1):
+        method._cache = None
+        tick = time.perf_counter()
+        labels = segment_study(reference, scribbles, targets, method=method).labels
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times[1:]), labels
+
+
+def variants(threads: int, device: str):
+    """(name, method or None, why unavailable) for each runtime compared."""
+    eager = CrossMRModelMethod(threads=threads, device=device)
+    yield "torch eager float32 (default)", eager, ""
+    channels_last = CrossMRModelMethod(threads=threads, device=device)
+    channels_last.model.to(memory_format=torch.channels_last)
+    yield "torch eager, channels-last", channels_last, ""
+    if device == "cpu":
+        int8 = CrossMRModelMethod(threads=threads, device=device)
+        int8.model = torch.ao.quantization.quantize_dynamic(int8.model, {torch.nn.Linear}, dtype=torch.qint8)
+        yield "dynamic int8 (Linear layers)", int8, ""
+    compiled = CrossMRModelMethod(threads=threads, device=device)
+    try:
+        compiled.model.encoder = torch.compile(compiled.model.encoder, dynamic=True)
+        yield "torch.compile (encoder; compile time in the first study)", compiled, ""
+    except Exception as exc:  # no compiler on this machine and the like
+        yield "torch.compile", None, f"{type(exc).__name__}: {exc}"
+
+
+def time_slicer_apply(threads: int) -> float | None:
+    """Seconds from pressing Apply (background process) to segments in the scene, for the module's sample study."""
+    try:
+        sys.path.insert(0, str(ROOT / "Testing"))
+        sys.path.insert(0, str(ROOT / "CrossMRSegment"))
+        from slicer_scene import SlicerScene
+        from CrossMRSegmentLib import CrossMRSegmentLogic
+        from CrossMRSegmentLib.process import SegmentationProcess
+        from CrossMRSegmentLib.sample import addSampleStudy, generateSampleStudy, paintSampleScribbles
+    except BaseException:  # slicer-core missing: pytest's skip is a BaseException
+        return None
+    env = SlicerScene()
+    study = generateSampleStudy()
+    volumes, _ = addSampleStudy(env.scene, study)
+    logic = CrossMRSegmentLogic(env.scene)
+    logic.threads = threads
+    scribbles = paintSampleScribbles(logic, study, volumes["t1w"])
     tick = time.perf_counter()
-    segment_study(ref, scr, targets, method=method, joint=joint)
-    return len(method.shifts), time.perf_counter() - tick
+    prepared = logic.prepare(volumes["t1w"], scribbles, [volumes[c] for c in TARGETS])
+    process = SegmentationProcess(prepared, "auto", threads=threads, python=sys.executable)
+    labels = process.runBlocking()
+    logic.writeResults(prepared, labels)
+    return time.perf_counter() - tick
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--weights", type=Path, default=None)
-    p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
-    p.add_argument("--slices", type=int, default=40, help="slices per series (5 series = a study)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, default=6161, help="generated study (crossmr phantom --seed)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-slicer", action="store_true", help="skip the Slicer-logic line")
     args = p.parse_args()
-    pairs = 5 * args.slices
-    print(f"| threads | passes | echoes | ms per slice pair (256x256) | five-series study ({pairs} slices) s | x fast |")
-    print("|---|---|---|---|---|---|")
-    for threads in args.threads:
-        fast_s = None
-        for fast, joint in ((True, True), (False, True), (False, False)):
-            passes, study = time_study(args.weights, threads, fast, args.slices, joint)
-            fast_s = fast_s or study
-            print(f"| {threads} | {passes} | {'together' if joint else 'separate'} | {1000 * study / pairs:.1f} | "
-                  f"{study:.2f} | {study / fast_s:.2f} |", flush=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS, whole process): {peak_mb:.0f} MB; torch {torch.__version__}")
+    torch.set_num_threads(args.threads)
+    reference, targets, scribbles, seeds = study_inputs(args.seed)
+    slices = reference.num_slices + sum(t.num_slices for t in targets)
+    print(f"study: generated seed {args.seed}, {slices} slices (T1w {reference.num_slices} with dense strokes + "
+          f"{', '.join(f'{t.name} {t.num_slices}' for t in targets)}); {args.threads} threads; torch {torch.__version__}")
+    cli_s, wall_s, peak_mb, device = time_cli(reference, targets, scribbles, args.threads, args.repeats)  # first: RSS
+    growcut_s = time_growcut(reference, seeds, args.repeats)
+    print("\n| what | seconds | ms per slice | x Grow from seeds (T1w alone) |")
+    print("|---|---|---|---|")
+    print(f"| Grow from seeds, T1w volume alone ({reference.num_slices} slices) | {growcut_s:.2f} | "
+          f"{1000 * growcut_s / reference.num_slices:.1f} | 1.00 |")
+    print(f"| crossmr segment, defaults ({device}), whole study, loading included | {cli_s:.2f} | "
+          f"{1000 * cli_s / slices:.1f} | {cli_s / growcut_s:.2f} |")
+    print(f"| the same command's wall time (Python start, reading and writing files included) | {wall_s:.2f} | "
+          f"{1000 * wall_s / slices:.1f} | {wall_s / growcut_s:.2f} |")
+    print(f"\npeak RSS of the crossmr segment process: {peak_mb:.0f} MB")
+    print("\n| runtime (in one process, method loaded) | seconds | ms per slice | x eager | labels' Dice with eager |")
+    print("|---|---|---|---|---|")
+    base_s, base_labels = None, None
+    for name, method, why in variants(args.threads, "cpu"):
+        if method is None:
+            print(f"| {name} | unavailable: {why} | | | |")
+            continue
+        try:
+            seconds, labels = run_variant(method, reference, targets, scribbles, args.repeats)
+        except Exception as exc:  # a runtime that fails here is reported, not fatal
+            print(f"| {name} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | |")
+            continue
+        base_s, base_labels = (seconds, labels) if base_s is None else (base_s, base_labels)
+        print(f"| {name} | {seconds:.2f} | {1000 * seconds / slices:.1f} | {seconds / base_s:.2f} | "
+              f"{_agreement(base_labels, labels):.4f} |", flush=True)
+    if torch.cuda.is_available():
+        seconds, labels = run_variant(CrossMRModelMethod(device="cuda"), reference, targets, scribbles, args.repeats)
+        print(f"| CUDA GPU ({torch.cuda.get_device_name(0)}), half precision | {seconds:.2f} | "
+              f"{1000 * seconds / slices:.1f} | {seconds / base_s:.2f} | {_agreement(base_labels, labels):.4f} |")
+    else:
+        print("| CUDA GPU | not measured: torch sees no GPU on this machine | | | |")
+    if not args.no_slicer:
+        apply_s = time_slicer_apply(args.threads)
+        print("\nSlicer, sample study, Apply (background process) to segments in the scene: "
+              + (f"{apply_s:.2f} s" if apply_s is not None else "not measured (slicer-core is not installed)"))
     return 0
 
 

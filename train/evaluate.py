@@ -176,7 +176,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-growcut", action="store_true")
     p.add_argument("--seed", type=int, default=0, help="scribble seed")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--fast", action="store_true", help="one model pass per slice (crossmr segment --fast)")
     p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
     p.add_argument("--separate-series", action="store_true",
                    help="segment the in- and opposed-phase echoes each on its own (crossmr segment --separate-series)")
@@ -196,7 +195,7 @@ def never_seen_model(args: argparse.Namespace) -> tuple[CrossMRModelMethod | Non
         method, entry = None, skipped("skipped with --no-never-seen", args.never_seen_weights)
     else:
         try:
-            method, entry = load_never_seen(args.never_seen_weights, args.fast, not args.no_refine)
+            method, entry = load_never_seen(args.never_seen_weights, not args.no_refine)
         except InputError as exc:
             raise SystemExit(f"error: {exc}") from None
     if method is None:
@@ -210,12 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         return write_page(json.loads(args.from_json.read_text(encoding="utf-8")), args.results)
     torch.set_num_threads(args.threads)
     never, never_entry = never_seen_model(args)  # checked first: a bad file stops before the long run
-    method = CrossMRModelMethod(weights=args.weights, fast=args.fast, refine=not args.no_refine)
+    method = CrossMRModelMethod(weights=args.weights, refine=not args.no_refine, device="cpu")
     log = lambda m: print(m, flush=True)  # noqa: E731
     growcut = not args.no_growcut
     command = ".venv/bin/python train/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report: dict = {"command": command.strip(), "weights": str(args.weights or default_weights()),
-                    "sha256": method.weights_sha256, "model_passes": len(method.shifts), "refine": method.refine,
+                    "sha256": method.weights_sha256, "refine": method.refine,
                     "echoes_together": not args.separate_series,
                     "chaos_image_subjects": real_image_subjects(method.meta)}
     if args.subjects and Path(args.chaos).exists():

@@ -29,15 +29,14 @@ def label_map_subjects(meta: dict) -> list[str]:
     return list(meta.get("chaos_label_subjects", real_image_subjects(meta)))
 
 
-def load_never_seen(path: Path, fast: bool = False, refine: bool = True
-                    ) -> tuple[CrossMRModelMethod | None, dict]:
+def load_never_seen(path: Path, refine: bool = True) -> tuple[CrossMRModelMethod | None, dict]:
     """(method, report entry). The method is None when the file does not exist (the entry says so). The file
     must match its `.sha256` sidecar (as the shipped weights) and must not have been trained on CHAOS images;
     otherwise `InputError`."""
     path = Path(path)
     if not path.is_file():
         return None, {"weights": shown(path), "measured": False, "reason": f"{shown(path)} does not exist"}
-    method = CrossMRModelMethod(weights=path, fast=fast, refine=refine)
+    method = CrossMRModelMethod(weights=path, refine=refine, device="cpu")
     seen = real_image_subjects(method.meta)
     if seen:
         raise InputError(f"{shown(path)} was trained on CHAOS subjects {', '.join(seen)}, so it has seen the real "

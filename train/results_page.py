@@ -148,12 +148,11 @@ def caveats(report: dict) -> str:
 
 def inference_text(report: dict) -> str:
     """How the shipped weights were run, from the report's settings."""
-    passes = report.get("model_passes", 1)
     sharpened = ("sharpened along the image's edges" if report.get("refine")
                  else "not sharpened along the image's edges (`--no-refine`)")
     echoes = ("the in- and opposed-phase echoes (one grid) segmented together, as `crossmr segment` does"
               if report.get("echoes_together") else "every series segmented on its own (`--separate-series`)")
-    return f"{passes} model pass(es) per slice, {sharpened}, {echoes}"
+    return f"one model pass per slice, {sharpened}, {echoes}"
 
 
 def render_page(report: dict, never_seen_command: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io.readers import read_series
 from ..log import collect_warnings, log
+from ..devices import DEVICES
 from ..methods import METHODS
 from ..outputs import output_paths, run_record, write_outputs, write_run_record
 from ..pipeline import segment_study
@@ -30,9 +31,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores)")
     parser.add_argument("--method", choices=METHODS, default="auto",
                         help="auto/model: the CrossMR model; region-growing: classical seeded region growing")
-    parser.add_argument("--fast", action="store_true",
-                        help="run the model once per slice instead of three times (about 1.8x faster, slightly "
-                             "less accurate)")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="where the model runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda")
     parser.add_argument("--separate-series", action="store_true",
                         help="segment every series on its own; by default series on one grid (the in- and "
                              "opposed-phase echoes of one acquisition) are segmented together and get the same masks")
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"PROGRESS {fraction:.3f} {message}", flush=True)
 
     result = segment_study(reference, scribbles, targets, method=args.method, weights=args.weights,
-                           threads=args.threads, progress=report, fast=args.fast,
-                           joint=not args.separate_series)
+                           threads=args.threads, progress=report, joint=not args.separate_series,
+                           device=args.device)
     result.warnings[:0] = read_warnings
     result.timings["load_s"] = round(load_s, 4)
     write_outputs(result, args.out)

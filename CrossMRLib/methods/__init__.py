@@ -14,9 +14,9 @@ METHODS = ("auto", "model", "region-growing")
 
 
 def create_method(name: str = "auto", weights: str | Path | None = None, threads: int | None = None,
-                  fast: bool = False) -> Method:
+                  device: str = "auto") -> Method:
     """Build a method by name. "auto" is the CrossMR model (the shipped weights unless `weights` is given;
-    `fast`: one pass per slice instead of three shifted ones)."""
+    `device`: auto, cpu or cuda, see `CrossMRModelMethod`)."""
     if name not in METHODS:
         raise InputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
     if name == "region-growing":
@@ -25,4 +25,4 @@ def create_method(name: str = "auto", weights: str | Path | None = None, threads
         return RegionGrowingMethod()
     from .crossmr_model import CrossMRModelMethod
 
-    return CrossMRModelMethod(weights=Path(weights) if weights else None, threads=threads, fast=fast)
+    return CrossMRModelMethod(weights=Path(weights) if weights else None, threads=threads, device=device)

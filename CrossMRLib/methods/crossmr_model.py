@@ -10,12 +10,13 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..devices import resolve_device
 from ..errors import InputError
 from ..pairing import SlicePairing
 from ..series import Series, same_grid
 from ..grids import carry_labels
-from ..model.inference import (SHIFTS_PX, TokenCache, iter_slice_outputs, nearest_scribbled, prepare_images,
-                               prepare_scribbles, resize_normalized, scribbled_presence, smoothed_labels,
+from ..model.inference import (TokenCache, iter_slice_outputs, nearest_scribbled, prepare_images, prepare_scribbles,
+                               resize_normalized, scribbled_presence, smoothed_labels,
                                with_scribbled_presence)
 from ..model.refine import radius_pixels, refined_outputs
 from ..preprocess import normalize_intensity
@@ -41,23 +42,23 @@ class CrossMRModelMethod:
     name = "model"
 
     def __init__(self, weights: Path | None = None, threads: int | None = None, clean_up: bool = True,
-                 fast: bool = False, refine: bool = True) -> None:
-        """`fast`: one pass per target slice instead of one per shift in `SHIFTS_PX` (about 1.8x faster,
-        slightly less accurate: see docs/results.md). `refine`: sharpen the probabilities along the target
-        image's edges (`CrossMRLib/model/refine.py`)."""
+                 refine: bool = True, device: str = "auto") -> None:
+        """`refine`: sharpen the probabilities along the target image's edges (`CrossMRLib/model/refine.py`).
+        `device`: "auto" (a CUDA GPU when torch sees one, else the CPU), "cpu" or "cuda"."""
         self.weights = Path(weights) if weights else default_weights()
+        self.device = resolve_device(device)
         if threads is not None:
             if int(threads) < 1:
                 raise InputError(f"threads={threads} must be at least 1")
             torch.set_num_threads(int(threads))
         self.model, self.meta = load_weights(self.weights)
+        self.model.to(self.device)
         from ..model.weights import file_sha256
 
         self.weights_sha256: str = file_sha256(self.weights)
         self.size = self.model.config.input_size
         self.clean_up = clean_up
         self.refine = refine
-        self.shifts = SHIFTS_PX[:1] if fast else SHIFTS_PX
         self._cache_key: tuple | None = None
         self._cache: TokenCache | None = None
 
@@ -144,7 +145,7 @@ class CrossMRModelMethod:
         to_ref, to_tgt = (self._frames(reference, target, np.asarray(pairing.reference_index))
                           if pairing.rule == "position" else (None, None))  # no usable geometry: resize only
         outputs = iter_slice_outputs(self.model, cache, resize_normalized(normalized, self.size), organ_slices,
-                                     target.shape[1:], cancel, to_ref, to_tgt, self.shifts)
+                                     target.shape[1:], cancel, to_ref, to_tgt)
         outputs = with_scribbled_presence(outputs, scribbled)
         if not self.refine:
             return outputs

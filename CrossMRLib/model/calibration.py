@@ -4,7 +4,7 @@ The network's presence score says whether an organ is in a target slice. Past an
 above the liver, the pelvis below the kidneys) a score just above 0.5 often paints a look-alike, so each
 organ's threshold is chosen to maximise its mean 3D Dice on generated studies that are used neither for
 training (seeds 1000+) nor for evaluation (seeds 1..5): T1w scribbles (dense and sparse), every contrast
-as target, the inference path users get (nearest scribbled slice, shifted passes, smoothing across
+as target, the inference path users get (nearest scribbled slice, one pass per slice, smoothing across
 slices, clean-up) except the edge-aware sharpening (`refine.py`): that only reshapes the masks of organs
 already judged present, and the thresholds stay a property of the network's presence scores.
 """

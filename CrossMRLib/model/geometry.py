@@ -27,7 +27,7 @@ def frame_theta(out_ijk_to_ras: np.ndarray, out_shape_ji: tuple[int, int], out_k
 def resample(images: torch.Tensor, thetas: np.ndarray | torch.Tensor, size: tuple[int, int],
              mode: str = "bilinear") -> torch.Tensor:
     """Sample (B, C, H, W) images on output grids of `size` given (B, 2, 3) thetas (zeros outside)."""
-    theta = torch.as_tensor(np.asarray(thetas), dtype=torch.float32)
+    theta = torch.as_tensor(np.asarray(thetas), dtype=torch.float32, device=images.device)
     grid = F.affine_grid(theta, [images.shape[0], images.shape[1], *size], align_corners=False)
     return F.grid_sample(images.float(), grid, mode=mode, padding_mode="zeros", align_corners=False)
 

@@ -4,12 +4,12 @@ every target slice paired with it (and across calls, through `TokenCache`).
 Where the user scribbled an organ on the target slice's own position (`scribbled_presence`), the organ
 counts as present whatever the network's presence score: the user has said it is there.
 
-Two steps sharpen the network's coarse (stride-2) masks without retraining: each target slice is run
-at a few sub-pixel shifts and the probabilities are averaged (`SHIFTS_PX`), and each slice's
-probabilities are averaged with its neighbours' in the series (`smoothed_labels`). The shift pattern and
-the neighbour weight are the best of those compared on the calibration studies (generated seeds 6..10,
-used neither for training nor for evaluation). A third, `refine.py`, moves the boundaries onto the
-target image's edges; the model method applies it between these two.
+Each slice's probabilities are averaged with its neighbours' in the series (`smoothed_labels`; the neighbour
+weight is the best of those compared on the calibration studies, generated seeds 6..10, used neither for
+training nor for evaluation), and `refine.py` moves the boundaries onto the target image's edges.
+
+The network runs on the model's device (`CrossMRLib.devices`: a CUDA GPU in half precision, or the CPU); the
+outputs always come back as float32 CPU tensors.
 """
 
 from __future__ import annotations
@@ -26,9 +26,19 @@ from .geometry import resample
 from .network import CrossMRNet, best_query_logits, probabilities_to_labels
 
 TARGET_BATCH = 16
-SHIFTS_PX = ((0.0, 0.0), (1.0, 1.0), (-1.0, -1.0))  # (x, y) shifts in model-input pixels, averaged
 NEIGHBOUR_WEIGHT = 0.5  # weight of each neighbouring slice's probabilities (the slice itself: 1)
 OUTSIDE_LOGIT = 30.0  # logits resampled from outside the network's field of view come out this far below 0
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the network's parameters (stand-ins without parameters: the CPU)."""
+    first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _autocast(device: torch.device):
+    """Half precision on a GPU; nothing on the CPU (float32 there)."""
+    return torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
 
 def prepare_images(volume: np.ndarray, size: int) -> np.ndarray:
@@ -93,10 +103,13 @@ class TokenCache:
     def ensure(self, slices: list[int]) -> None:
         """Encode the reference slices not cached yet (in one batch)."""
         todo = sorted({int(k) for k in slices if int(k) >= 0 and int(k) not in self.tokens})
+        device = model_device(self.model)
         for start in range(0, len(todo), TARGET_BATCH):
             chunk = todo[start:start + TARGET_BATCH]
-            feats = self.model.encode(torch.from_numpy(self.images[chunk])[:, None], mask_rows=None)
-            tokens, valid = self.model.tokens(feats, self.scribbles[chunk])
+            with _autocast(device):
+                feats = self.model.encode(torch.from_numpy(self.images[chunk])[:, None].to(device), mask_rows=None)
+                tokens, valid = self.model.tokens(feats, self.scribbles[chunk].to(device))
+            tokens = [t.float() for t in tokens]
             for i, k in enumerate(chunk):
                 self.tokens[k] = ([t[i] for t in tokens], valid[i])
 
@@ -107,7 +120,7 @@ class TokenCache:
         any_tokens = next(iter(self.tokens.values()))[0]
         levels = []
         for level, ref in enumerate(any_tokens):
-            out = torch.zeros(b, organs, *ref.shape[1:])
+            out = torch.zeros(b, organs, *ref.shape[1:], device=ref.device)
             for i in range(b):
                 for o in range(organs):
                     k = int(organ_slices[i, o])
@@ -117,46 +130,25 @@ class TokenCache:
         return levels
 
 
-def _affines(thetas: np.ndarray | None, count: int) -> np.ndarray:
-    """A float copy of `thetas`, or `count` identity affines for None."""
-    return np.tile(np.eye(2, 3), (count, 1, 1)) if thetas is None else np.array(thetas, float)
-
-
-def shifted_thetas(thetas: np.ndarray | None, count: int, shift: tuple[float, float]) -> np.ndarray:
-    """(count, 2, 3) affines sampling the input at (x + shift) in normalised output coordinates, composed
-    with `thetas` (None: identity), i.e. A (x + shift) + b."""
-    out = _affines(thetas, count)
-    out[:, :, 2] += out[:, :, :2] @ np.asarray(shift, float)
-    return out
-
-
-def unshifted_thetas(thetas: np.ndarray | None, count: int, shift: tuple[float, float]) -> np.ndarray:
-    """The way back from a shifted frame: sample at (A y + b) - shift."""
-    out = _affines(thetas, count)
-    out[:, :, 2] -= np.asarray(shift, float)
-    return out
-
-
 @torch.no_grad()
 def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, organ_slices: np.ndarray,
                        out_shape: tuple[int, int], cancel: Callable[[], bool] | None = None,
                        to_reference: np.ndarray | None = None, to_target: np.ndarray | None = None,
-                       shifts: Sequence[tuple[float, float]] = ((0.0, 0.0),),
                        ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
-    """Per batch of target slices: (start, stop, probabilities (B, O, J, I), presence (B, O)).
+    """Per batch of target slices: (start, stop, probabilities (B, O, J, I), presence (B, O)), on the CPU.
 
     `targets` (Kt, S, S) are model-size target images; `organ_slices` (Kt, O) gives each target slice's
     reference slice per organ (-1: organ not scribbled -> never predicted). `to_reference` (Kt, 2, 3): per
     target slice, the affine taking the paired reference slice's normalised frame to the target's (the
     target is resampled into the reference frame); `to_target` the inverse, bringing the predictions back
-    onto the target grid (J, I) = `out_shape`. None: the series share one in-plane frame. `shifts` (x, y)
-    in model-input pixels: the target is run once per shift and the outputs are averaged.
+    onto the target grid (J, I) = `out_shape`. None: the series share one in-plane frame.
 
     Probabilities are the best query's mask per organ (zero for organs without scribbles); presence is
     the sigmoid of that organ's best query score (0 without scribbles). Batches without any scribbled
     organ are skipped (their labels stay empty).
     """
     model.eval()
+    device = model_device(model)
     size = tuple(targets.shape[-2:])
     for start in range(0, len(targets), TARGET_BATCH):
         if cancel is not None and cancel():
@@ -167,25 +159,18 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
         if not valid.any():
             continue
         tokens = cache.gather(rows)
-        images = torch.from_numpy(targets[start:stop])[:, None]
-        forward = None if to_reference is None else to_reference[start:stop]
-        back = None if to_target is None else to_target[start:stop]
-        probs, presence = torch.zeros(stop - start, rows.shape[1], *out_shape), torch.zeros(rows.shape)
-        for shift_px in shifts:
-            shift = (2.0 * shift_px[0] / size[1], 2.0 * shift_px[1] / size[0])  # pixels -> normalised
-            moved = shift != (0.0, 0.0)
-            seen = images if forward is None and not moved else \
-                resample(images, shifted_thetas(forward, len(images), shift), size)
-            pred = model.decode(model.encode(seen, project_mask=False), tokens, final_only=True)[-1]
-            presence += torch.sigmoid(pred["scores"].max(-1).values) * valid
-            logits = best_query_logits(pred)
-            if back is None and not moved:
-                logits = F.interpolate(logits, size=out_shape, mode="bilinear", align_corners=False)
-            else:
-                logits = resample(logits + OUTSIDE_LOGIT, unshifted_thetas(back, len(images), shift),
-                                  tuple(out_shape)) - OUTSIDE_LOGIT
-            probs += torch.sigmoid(logits)
-        yield start, stop, probs * valid[..., None, None] / len(shifts), presence / len(shifts)
+        images = torch.from_numpy(targets[start:stop])[:, None].to(device)
+        if to_reference is not None:
+            images = resample(images, to_reference[start:stop], size)
+        with _autocast(device):
+            pred = model.decode(model.encode(images, project_mask=False), tokens, final_only=True)[-1]
+        presence = torch.sigmoid(pred["scores"].float().max(-1).values).cpu() * valid
+        logits = best_query_logits(pred).float()
+        if to_target is None:
+            logits = F.interpolate(logits, size=out_shape, mode="bilinear", align_corners=False)
+        else:
+            logits = resample(logits + OUTSIDE_LOGIT, to_target[start:stop], tuple(out_shape)) - OUTSIDE_LOGIT
+        yield start, stop, torch.sigmoid(logits).cpu() * valid[..., None, None], presence
 
 
 def smoothed_labels(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor]], num_slices: int,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 RADIUS_MM = 6.0  # window half-width in the target's in-plane millimetres
+SUPPORT = 0.01  # probabilities at or below this are "nothing" when choosing where to filter (see `support_window`)
 EPS = 1e-3  # regularisation on the [0, 1]-normalised image: edges weaker than about sqrt(EPS) are smoothed over
 
 
@@ -72,9 +73,26 @@ def refined_outputs(outputs: Iterable[tuple[int, int, torch.Tensor, torch.Tensor
         if min_presence is not None:
             keep &= presence >= torch.as_tensor(min_presence, dtype=presence.dtype)
         sharpened = torch.zeros_like(probs)
-        # one slice at a time: the intermediates stay in the CPU cache (about 1.8x faster than the whole batch)
-        for k in range(len(probs)):
-            organs = keep[k].nonzero()[:, 0]
-            if len(organs):
-                sharpened[k, organs] = guided_filter(probs[k:k + 1, organs], image[k:k + 1], radius, eps)[0]
+        for k, o in keep.nonzero().tolist():
+            window = support_window(probs[k, o], radius)
+            if window is not None:
+                rows, cols = window
+                sharpened[k, o, rows, cols] = guided_filter(probs[k:k + 1, o:o + 1, rows, cols],
+                                                            image[k:k + 1, :, rows, cols], radius, eps)[0, 0]
         yield start, stop, sharpened, presence
+
+
+def support_window(probs: torch.Tensor, radius: int) -> tuple[slice, slice] | None:
+    """Rows and columns of the box around an (H, W) probability map's pixels above `SUPPORT`, widened by
+    4 `radius` (None when there are none). The filter's output at a pixel depends on the probabilities
+    within 2 `radius` of it through windows reaching 2 `radius` further, so outside the box it is within
+    `SUPPORT` of 0: filtering only the box gives the same masks at a fraction of the cost (organs cover a
+    small part of a slice)."""
+    rows = torch.nonzero((probs > SUPPORT).any(1))[:, 0]
+    if len(rows) == 0:
+        return None
+    cols = torch.nonzero((probs > SUPPORT).any(0))[:, 0]
+    margin = 4 * radius
+    h, w = probs.shape
+    return (slice(max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + margin + 1)),
+            slice(max(0, int(cols[0]) - margin), min(w, int(cols[-1]) + margin + 1)))

@@ -47,7 +47,7 @@ class CrossMRSegmentLogic:
     """Segment liver, kidneys and spleen on every series of a study from scribbles on one reference.
 
     `method` ("auto" = the CrossMR model, "region-growing" = classical), `weights` (None = shipped model)
-    `threads` (None = all cores), `fast` (one model pass per slice) and `joint` (series on one grid segmented
+    `threads` (None = all cores), `device` (auto, cpu or cuda) and `joint` (series on one grid segmented
     together) are passed to the engine.
     """
 
@@ -56,7 +56,7 @@ class CrossMRSegmentLogic:
         self.method: str = "auto"
         self.weights: str | Path | None = None
         self.threads: int | None = None
-        self.fast: bool = False
+        self.device: str = "auto"
         self.joint: bool = True
         self.lastWarnings: list[str] = []
 
@@ -121,7 +121,7 @@ class CrossMRSegmentLogic:
 
         result = segment_study(prepared.reference, prepared.scribbles, prepared.targets, method=self.method,
                                weights=self.weights, threads=self.threads, progress=progress, cancel=cancel,
-                               fast=self.fast, joint=self.joint)
+                               joint=self.joint, device=self.device)
         self.lastWarnings = [*prepared.warnings, *result.warnings]
         byName = {series.name: node for series, node in zip(prepared.series, prepared.volumes)}
         return {byName[name].GetID(): labels for name, labels in result.labels.items()}

@@ -55,10 +55,10 @@ class SegmentationProcess:
     """One background run of the engine on a prepared study."""
 
     def __init__(self, prepared, method: str = "auto", weights: str | Path | None = None,
-                 threads: int | None = None, python: str | None = None, fast: bool = False,
+                 threads: int | None = None, python: str | None = None, device: str = "auto",
                  joint: bool = True) -> None:
         self.prepared = prepared
-        self.fast = fast
+        self.device = device
         self.joint = joint
         self.method = method
         self.weights = weights
@@ -90,8 +90,8 @@ class SegmentationProcess:
             command += ["--weights", str(self.weights)]
         if self.threads:
             command += ["--threads", str(int(self.threads))]
-        if self.fast:
-            command.append("--fast")
+        if self.device != "auto":
+            command += ["--device", self.device]
         if not self.joint:
             command.append("--separate-series")
         return command
