@@ -42,19 +42,11 @@ def test_synthetic_body_keeps_every_organ_voxel_and_is_the_same_for_a_seed(label
     assert np.array_equal(np.isin(organ, (2,)), np.isin(labels, (2, 3)))  # kidney tissues, side from the labels
     present = set(np.unique(tissues))
     for name in ("subcutaneous fat", "muscle", "visceral fat", "vertebral marrow", "aorta", "kidney cortex",
-                 "kidney medulla", "bowel wall", "pancreas"):
+                 "kidney medulla", "bowel wall"):
         assert CODE[name] in present, name
     assert (tissues[:, 0, 0] == CODE["air"]).all()
     assert np.array_equal(tissues, body_tissues(labels, (5.0, 5.0), 6.0, seed=3))
     assert not np.array_equal(tissues, body_tissues(labels, (5.0, 5.0), 6.0, seed=4))
-
-
-def test_the_heart_sits_above_the_liver(labels):
-    """With room above the liver (empty slices on the superior side), the body gets a heart there and only there."""
-    padded = np.concatenate([labels, np.zeros((4, *labels.shape[1:]), labels.dtype)])  # RAS: superior last
-    heart = (body_tissues(padded, (5.0, 5.0), 6.0, seed=3) == CODE["myocardium"]).reshape(len(padded), -1).any(1)
-    liver_top = int(np.flatnonzero((labels == 1).reshape(len(labels), -1).any(1)).max())
-    assert heart[liver_top + 1:].any() and not heart[:liver_top - 4].any()
 
 
 def test_a_rendered_contrast_is_the_same_for_a_seed_and_lies_in_unit_range(tissues):

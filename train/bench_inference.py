@@ -11,8 +11,9 @@ run it on an idle one):
   time from the run record (loading the method included; reading and writing files not), ms per slice, the
   process's peak RSS;
 - the runtime variants, in one process on the same study: torch eager float32 (the default), eager with
-  channels-last memory, dynamic int8 (the decoder's Linear layers), torch.compile (its compile time included,
-  as one study would pay it); each with its time and its labels' agreement (Dice over all organs) with eager;
+  channels-last memory, dynamic int8 (the decoder's Linear layers), torch.compile of the encoder; each after
+  one warm-up study (which for torch.compile includes its compile time, tens of seconds), with its time and its
+  labels' agreement (Dice over all organs) with eager;
 - a CUDA GPU, when torch sees one (`--device cuda`, half precision);
 - "press Apply to segments in the scene" through the Slicer logic on the module's sample study (background
   process start-up included), when slicer-core is installed.
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +123,7 @@ def variants(threads: int, device: str):
     compiled = CrossMRModelMethod(threads=threads, device=device)
     try:
         compiled.model.encoder = torch.compile(compiled.model.encoder, dynamic=True)
-        yield "torch.compile (encoder; compile time in the first study)", compiled, ""
+        yield "torch.compile (encoder), after compiling", compiled, ""
     except Exception as exc:  # no compiler on this machine and the like
         yield "torch.compile", None, f"{type(exc).__name__}: {exc}"
 
@@ -158,6 +160,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-slicer", action="store_true", help="skip the Slicer-logic line")
     args = p.parse_args()
+    warnings.filterwarnings("ignore")  # torch.ao's deprecation notices would break up the table
     torch.set_num_threads(args.threads)
     reference, targets, scribbles, seeds = study_inputs(args.seed)
     slices = reference.num_slices + sum(t.num_slices for t in targets)

@@ -3,10 +3,8 @@
 Only the organ masks are used (no image voxel): the organs keep their real shapes and get inner structure
 (hepatic vessels; renal cortex, medulla, sinus fat and pelvis), and everything else is made up around them:
 body outline with subcutaneous fat and muscle wall, spine with canal and paraspinal muscles, aorta and
-inferior vena cava with the diaphragmatic crura around the aorta, perirenal fat, adrenal glands above the
-kidneys, a stomach (wall, fluid, food, gas on top) beside the spleen, a pancreas from the splenic hilum to
-the midline, often a gallbladder under the liver, bowel loops of varied content in the free abdominal
-space, lung bases and the heart above the liver. Orientation (left/right, anterior/posterior, superior) is read off the organs themselves
+inferior vena cava, perirenal fat, bowel loops of varied content in the free abdominal space, lung bases
+above the liver. Orientation (left/right, anterior/posterior, superior) is read off the organs themselves
 (liver anterior-superior of the kidneys, right kidney on the liver's side), so any axis order works.
 """
 
@@ -103,101 +101,10 @@ class BodyBuilder:
         self.perirenal_mm = u(3, 14)
         self.z_kidney, self.z_liver_top = kc[0], self._liver_top()
         self.disc_phase, self.disc_period = u(0, 35), u(28, 38)
-        self.kidney_tops = {side: self._top(labels == side) for side in (RIGHT_KIDNEY, LEFT_KIDNEY)}
-        self.crus_mm = u(3, 7)
-        self.adrenal_mm = (u(15, 30), u(2.5, 5))  # limb length, thickness
-        self.heart = (self.spine + self.frame.anterior * u(55, 90) / self.mm - self.frame.right * u(5, 35) / self.mm,
-                      u(40, 60), u(6, 11), u(-25, 5))  # centre, radius mm, wall mm, base height above liver top (mm)
-        self.stomach = self._stomach_params() if (labels == SPLEEN).any() else None
-        self.gallbladder = self._gallbladder_params() if rng.random() < 0.6 else None
-        spleen = labels == SPLEEN
-        self.pancreas = (_centroid(spleen) if spleen.any() else kc, u(7, 13), u(10, 25))  # tail, radius, half-height mm
 
     def _liver_top(self) -> float:
         slices = np.flatnonzero((self.labels == LIVER).reshape(len(self.labels), -1).any(1))
         return float(slices.max() if self.frame.superior > 0 else slices.min())
-
-    def _top(self, mask: np.ndarray) -> float:
-        slices = np.flatnonzero(mask.reshape(len(mask), -1).any(1))
-        return float(slices.max() if self.frame.superior > 0 else slices.min())
-
-    def _stomach_params(self) -> tuple:
-        """Centre (slice, row, col), radii (superior, right-left, anterior-posterior) in mm, wall mm, content."""
-        u, fr = self.rng.uniform, self.frame
-        spleen = _centroid(self.labels == SPLEEN)
-        inplane = spleen[1:] + (fr.anterior * u(25, 50) + fr.right * u(15, 45)) / self.mm
-        z = spleen[0] - fr.superior * u(-10, 30) / self.slice_mm
-        content = self.rng.choice(3, p=[0.4, 0.35, 0.25])  # fluid, food, empty (collapsed wall)
-        return np.array([z, *inplane]), (u(40, 80), u(30, 60), u(25, 50)), u(3, 8), int(content), u(0.0, 0.4)
-
-    def _gallbladder_params(self) -> tuple:
-        """A point under the liver's anterior right lower surface and radii (superior, in-plane) in mm."""
-        liver = self.labels == LIVER
-        slices = np.flatnonzero(liver.reshape(len(liver), -1).any(1))
-        lower = slices[: max(1, len(slices) // 3)] if self.frame.superior > 0 else slices[-max(1, len(slices) // 3):]
-        k = int(self.rng.choice(lower))
-        rows, cols = np.nonzero(liver[k])
-        pts = np.stack([rows, cols], 1).astype(float)
-        score = pts @ (self.frame.anterior + 0.5 * self.frame.right)
-        point = pts[int(np.argmax(score))] - (self.frame.anterior * self.rng.uniform(5, 20)) / self.mm
-        return np.array([k, *point]), (self.rng.uniform(20, 40), self.rng.uniform(10, 18))
-
-    def _ellipse(self, k: int, centre: np.ndarray, radii: tuple, shrink: float = 0.0) -> np.ndarray:
-        """Slice k of an ellipsoid (radii superior, right, anterior in mm; right/anterior may be equal)."""
-        dz = (k - centre[0]) * self.slice_mm / radii[0]
-        if abs(dz) >= 1.0:
-            return np.zeros(self.labels.shape[1:], bool)
-        scale = np.sqrt(1.0 - dz * dz)
-        rel = self.coords - centre[1:, None, None]
-        x = np.tensordot(self.frame.right, rel, axes=1) * self.mm / max(radii[1] * scale - shrink, 1e-3)
-        y = np.tensordot(self.frame.anterior, rel, axes=1) * self.mm / max(radii[-1] * scale - shrink, 1e-3)
-        return x * x + y * y <= 1.0
-
-    def _stomach(self, k: int, free: np.ndarray, tissue: np.ndarray) -> None:
-        centre, radii, wall_mm, content, gas = self.stomach
-        # the stomach runs from left-posterior-superior (fundus) to right-anterior-inferior (antrum)
-        drift = (k - centre[0]) * self.slice_mm * self.frame.superior / radii[0]
-        moved = centre.copy()
-        moved[1:] += (self.frame.anterior + self.frame.right) * (-drift * 0.3 * radii[1]) / self.mm
-        outer = self._ellipse(k, moved, radii) & free
-        if not outer.any():
-            return
-        tissue[outer] = CODE["bowel wall"]
-        lumen = self._ellipse(k, moved, radii, shrink=wall_mm) & free
-        if content == 2:  # collapsed: thick wall, a thin line of fluid
-            lumen = self._ellipse(k, moved, radii, shrink=wall_mm * 2.5) & free
-        tissue[lumen] = CODE[("GI fluid", "stool", "GI fluid")[content]]
-        if gas > 0.05 and lumen.any():  # air rises to the anterior (non-dependent) side
-            depth = np.tensordot(self.frame.anterior, self.coords, axes=1)
-            tissue[lumen & (depth >= np.quantile(depth[lumen], 1.0 - gas))] = CODE["gas"]
-
-    def _pancreas(self, k: int, free: np.ndarray, tissue: np.ndarray, aorta_c: np.ndarray) -> None:
-        tail, radius_mm, half_mm = self.pancreas
-        height = self._height_mm(k, tail[0]) + 20.0  # the pancreas lies a little below the splenic hilum
-        if abs(height) > half_mm:
-            return
-        head = aorta_c + (self.frame.anterior * 25 + self.frame.right * 35) / self.mm
-        start = tail[1:] - (self.frame.right * 20 - self.frame.anterior * 10) / self.mm  # medial of the spleen
-        band = np.zeros(free.shape, bool)
-        for t in np.linspace(0.0, 1.0, 40):
-            point = (1 - t) * start + t * head + self.frame.anterior * 30 * np.sin(np.pi * t) / self.mm
-            band |= _disc(self.coords, point, radius_mm * (0.7 + 0.5 * t) / self.mm)
-        tissue[band & free] = CODE["pancreas"]
-
-    def _adrenals(self, k: int, free: np.ndarray, tissue: np.ndarray) -> None:
-        length, thick = self.adrenal_mm
-        for side, sign in ((RIGHT_KIDNEY, 1.0), (LEFT_KIDNEY, -1.0)):
-            above = self._height_mm(k, self.kidney_tops[side])
-            if not -10.0 < above < 25.0:
-                continue
-            kidney = self.labels == side
-            centre = _centroid(kidney)[1:] - self.frame.right * sign * 15 / self.mm
-            for direction in (self.frame.anterior, self.frame.anterior - 0.8 * sign * self.frame.right):
-                direction = direction / np.linalg.norm(direction)
-                limb = np.zeros(free.shape, bool)
-                for t in np.linspace(0.0, 1.0, 16):
-                    limb |= _disc(self.coords, centre + direction * t * length / self.mm, thick / 2 / self.mm)
-                tissue[limb & free] = CODE["pancreas"]
 
     def _height_mm(self, k: int, z: float) -> float:
         """Signed distance in mm of slice k from slice position z, positive superior."""
@@ -231,11 +138,6 @@ class BodyBuilder:
         tissue[free & loops[0]] = CODE["bowel wall"]
         for code, content in zip(("GI fluid", "gas", "stool", "bowel wall"), loops[1:]):
             tissue[free & content] = CODE[code]
-        if self.stomach is not None:
-            self._stomach(k, free, tissue)
-        if self.gallbladder is not None:
-            centre, radii = self.gallbladder
-            tissue[self._ellipse(k, centre, radii) & free] = CODE["bile"]
         # spine, canal and back muscles; disc or vertebral body by height
         tissue[paraspinal & ~organs] = CODE["muscle"]
         tissue[body & ~organs] = CODE["cortical bone"]
@@ -249,15 +151,6 @@ class BodyBuilder:
         front = self.spine + fr.anterior * (self.vertebra_mm + 2) / mm
         aorta_c = front + fr.anterior * self.aorta_mm / mm - fr.right * 12 / mm
         ivc_c = front + fr.anterior * (self.ivc_mm + 4) / mm + fr.right * 24 / mm
-        free = cavity & ~organs & ~np.isin(tissue, [CODE[n] for n in (
-            "cortical bone", "vertebral marrow", "intervertebral disc", "CSF", "spinal cord")])
-        self._pancreas(k, free, tissue, aorta_c)
-        self._adrenals(k, free, tissue)
-        if 0.0 < self._height_mm(k, self.z_kidney) and self._height_mm(k, self.z_liver_top) < 0.0:
-            # diaphragmatic crura: muscle wrapped round the front and sides of the aorta
-            ring = _disc(self.coords, aorta_c, (self.aorta_mm + 2 + self.crus_mm) / mm)
-            front = np.tensordot(fr.anterior, self.coords - aorta_c[:, None, None], axes=1) > -self.aorta_mm / mm
-            tissue[ring & front & free] = CODE["muscle"]
         tissue[_disc(self.coords, aorta_c, self.aorta_mm / mm) & ~organs] = CODE["aorta"]
         tissue[_disc(self.coords, ivc_c, self.ivc_mm / mm) & ~organs] = CODE["vein"]
         # perirenal fat, then the organs with their inner structure
@@ -270,22 +163,13 @@ class BodyBuilder:
         tissue[lab == SPLEEN] = CODE["spleen"]
         for side, sign in ((RIGHT_KIDNEY, -1.0), (LEFT_KIDNEY, 1.0)):
             _kidney_structure(tissue, lab == side, sign * fr.right, mm, rng, self.coords)
-        # the heart on the diaphragm above the liver: myocardium round a blood pool, growing with height
-        above_top = self._height_mm(k, self.z_liver_top)
-        centre, radius, wall, base = self.heart
-        if above_top > base:
-            r = radius * min(1.0, np.sqrt((above_top - base) / 30.0 + 0.1))
-            heart = _disc(self.coords, centre, r / mm) & cavity & ~organs & ~np.isin(tissue, [CODE[n] for n in (
-                "cortical bone", "vertebral marrow", "intervertebral disc", "CSF", "spinal cord", "aorta", "vein")])
-            tissue[heart] = CODE["myocardium"]
-            tissue[heart & _disc(self.coords, centre, max(r - wall, 0.0) / mm)] = CODE["vein"]
         # lung bases: the free space above the liver's top and behind it near the dome
+        above_top = self._height_mm(k, self.z_liver_top)
         if above_top > -rng.uniform(15, 45):
             posterior = np.tensordot(fr.anterior, self.coords - self.spine[:, None, None], axes=1) < (
                 (above_top + 60) / mm)
             lung = cavity & ~organs & posterior & ~np.isin(tissue, [CODE[n] for n in (
-                "cortical bone", "vertebral marrow", "intervertebral disc", "CSF", "spinal cord", "aorta", "vein",
-                "myocardium")])
+                "cortical bone", "vertebral marrow", "intervertebral disc", "CSF", "spinal cord", "aorta", "vein")])
             tissue[lung] = CODE["lung"]
         return tissue
 
@@ -309,22 +193,11 @@ class BodyBuilder:
         return out
 
     def vessels(self) -> np.ndarray:
-        """(K, H, W) bool: branching vessels for the liver, continuous across slices: where two smooth 3D
-        fields both cross zero (tubes), and, thinner, where one does (branching sheets)."""
+        """(K, H, W) bool: branching vessel-like sheets (zero crossings of a smooth field) for the liver."""
         K, H, W = self.labels.shape
-        scale = self.rng.uniform(12, 25)  # mm between branches
-        coarse = (max(2, int(K * self.slice_mm / scale) + 2), int(H * self.mm / scale) + 2, int(W * self.mm / scale) + 2)
-
-        def field() -> np.ndarray:
-            low = self.rng.normal(size=coarse).astype(np.float32)
-            f = ndimage.zoom(low, [(K + 2) / coarse[0], (H + 2) / coarse[1], (W + 2) / coarse[2]], order=3)
-            f = f[1:K + 1, 1:H + 1, 1:W + 1]
-            f = np.pad(f, [(0, K - f.shape[0]), (0, H - f.shape[1]), (0, W - f.shape[2])], mode="edge")
-            return np.abs(f) / (f.std() + 1e-6)
-
-        a, b = field(), field()
-        width = self.rng.uniform(0.15, 0.35)
-        return ((a < width) & (b < width * 2.5)) | (a < width * self.rng.uniform(0.0, 0.25))
+        width = self.rng.uniform(0.04, 0.1)
+        scale = self.rng.uniform(10, 20) / self.mm
+        return np.stack([np.abs(smooth_noise(self.rng, (H, W), scale)) < width for _ in range(K)])
 
 
 def body_tissues(labels: np.ndarray, spacing: tuple[float, float], slice_mm: float, seed: int) -> np.ndarray:
