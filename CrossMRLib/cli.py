@@ -26,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _commands() -> dict:
     """Sub-command modules by name (imported lazily so `crossmr --help` stays quick)."""
-    from .commands import demo, segment
+    from .commands import batch, demo, segment, series
     from .phantom import command as phantom
 
-    return {"segment": segment, "phantom": phantom, "demo": demo}
+    return {"series": series, "segment": segment, "batch": batch, "phantom": phantom, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ class StudyResult:
     reference_name: str = ""
     device: str | None = None  # where the model ran ("cpu", "cuda"); None for other methods
     together: list[list[str]] = field(default_factory=list)  # series on one grid segmented together
+    organs: list[int] = field(default_factory=list)  # organ labels that had scribbles (the ones segmented)
 
 
 def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Series], method: str | Method = "auto",
@@ -99,7 +100,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
     ran_on = getattr(segmenter, "device", None)
     return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
                        getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name,
-                       str(ran_on) if ran_on is not None else None, together)
+                       str(ran_on) if ran_on is not None else None, together, present)
 
 
 def _groups(series: list[Series], joint: bool) -> list[list[Series]]:

@@ -93,6 +93,7 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.createScribblesButton.connect("clicked(bool)", self.onCreateScribbles)
         self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
         self.ui.showSeriesSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onShowSeries)
+        self.ui.volumesTable.connect("cellClicked(int,int)", self.onVolumeRowClicked)
         self.ui.targetsListWidget.connect("itemChanged(QListWidgetItem*)", self.onTargetItemChanged)
         self.initializeParameterNode()
         self.updateDependencyStatus()
@@ -206,6 +207,13 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             loadSample(self.logic, self._parameterNode)
             self.updateTargetList()
 
+    def onVolumeRowClicked(self, row: int, column: int) -> None:
+        """A click on a row of the volume table shows that series with its result."""
+        item = self.ui.volumesTable.item(row, column)
+        node = slicer.mrmlScene.GetNodeByID(item.data(qt.Qt.UserRole)) if item is not None else None
+        if node is not None:
+            self.ui.showSeriesSelector.setCurrentNode(node)
+
     def onShowSeries(self, node) -> None:
         if node is not None:
             self.logic.showSeries(node)
@@ -285,6 +293,9 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._createdVolumes = []
                 self.ui.progressBar.value = 100
                 self.ui.showSeriesSelector.setCurrentNode(prepared.referenceVolume)
+                from CrossMRSegmentLib.gui import fillVolumesTable
+
+                fillVolumesTable(self.ui.volumesTable, self.logic.lastVolumes)
                 self.ui.statusLabel.text = "\n".join(
                     [_("Segmented {count} series.").format(count=len(outputs)), *warnings])
                 return

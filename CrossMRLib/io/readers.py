@@ -39,10 +39,10 @@ def read_series(path: str | Path, volume: int | None = None, modality: str | Non
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; check the path")
+    if path.is_dir():
+        return _read_dicom_folder(path, volume, modality)
     try:
-        if path.is_dir():
-            array4, ijk_to_ras, bvalues = _read_dicom_folder(path)
-        elif path.name.lower().endswith(NIFTI_SUFFIXES):
+        if path.name.lower().endswith(NIFTI_SUFFIXES):
             array4, ijk_to_ras, bvalues = _read_nifti(path)
         elif path.name.lower().endswith(ITK_SUFFIXES):
             array4, ijk_to_ras, bvalues = _read_itk(path)
@@ -53,13 +53,13 @@ def read_series(path: str | Path, volume: int | None = None, modality: str | Non
     except Exception as exc:  # readers raise many types for damaged files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as an image ({first_line}); check that the file is complete") from exc
-    array = _pick_volume(array4, bvalues, volume, path)
-    array = _finite(array, path)
+    array = pick_volume(array4, bvalues, volume, path)
+    array = replace_non_finite(array, path)
     return Series(array, ijk_to_ras, series_name(path), modality, {"path": str(path)})
 
 
-def _pick_volume(array4: np.ndarray, bvalues: list[float] | None, volume: int | None, path: Path) -> np.ndarray:
-    """array4 is (T, K, J, I); choose one volume."""
+def pick_volume(array4: np.ndarray, bvalues: list[float] | None, volume: int | None, path: Path) -> np.ndarray:
+    """array4 is (T, K, J, I); choose one volume (`volume`, else the highest b-value, else the darkest)."""
     count = array4.shape[0]
     if volume is not None:
         if not 0 <= volume < count:
@@ -79,7 +79,8 @@ def _pick_volume(array4: np.ndarray, bvalues: list[float] | None, volume: int | 
     return array4[index]
 
 
-def _finite(array: np.ndarray, path: Path) -> np.ndarray:
+def replace_non_finite(array: np.ndarray, path: Path) -> np.ndarray:
+    """NaN/infinite voxels -> the lowest finite value (with a warning)."""
     array = np.asarray(array)
     if not np.issubdtype(array.dtype, np.floating):
         return array
@@ -174,16 +175,18 @@ def _read_itk(path: Path) -> tuple[np.ndarray, np.ndarray, list[float] | None]:
     return _itk_array4(image), _itk_to_ras(image), _bvalues_from_header(path) or _bvalues_beside(path)
 
 
-def _read_dicom_folder(path: Path) -> tuple[np.ndarray, np.ndarray, list[float] | None]:
-    import SimpleITK as sitk
+def _read_dicom_folder(path: Path, volume: int | None, modality: str | None) -> Series:
+    """A folder (any nesting) holding exactly one DICOM image series; named after the folder."""
+    from ..dicom.load import load_series
+    from ..dicom.scan import scan_study
 
-    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path))
-    if not series_ids:
+    found = scan_study(path)
+    if not found:
         raise InputError(f"{path}: folder holds no DICOM series; give a DICOM series folder or an image file")
-    if len(series_ids) > 1:
-        raise InputError(f"{path}: folder holds {len(series_ids)} DICOM series; give a folder with exactly one series")
-    files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_ids[0])
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
-    image = reader.Execute()
-    return _itk_array4(image), _itk_to_ras(image), None
+    if len(found) > 1:
+        raise InputError(f"{path}: folder holds {len(found)} DICOM series; choose them with --reference SERIES "
+                         f"[--targets SERIES...|all] (list them with: crossmr series {path})")
+    series = load_series(found[0], volume, name=path.name)
+    series.modality = modality
+    series.meta["path"] = str(path)
+    return series

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..grids import embed_in_grid
+from ..grids import describe_grid_mismatch, embed_in_grid
 from ..io.readers import read_series
 from ..io.segnrrd import read_seg_nrrd
 from ..organs import MAX_LABEL, ORGAN_BY_LABEL, ORGANS, organ_from_name, organ_from_terminology
@@ -34,8 +34,8 @@ def read_scribbles(path: str | Path, reference: Series) -> np.ndarray:
     embedded = embed_in_grid(labels.array.astype(np.uint8), labels.ijk_to_ras, reference)
     if embedded is None:
         raise InputError(
-            f"{path}: scribbles are not in the reference grid of '{reference.name}' "
-            f"(shape {labels.shape} vs {reference.shape} or different geometry); paint them on the reference series")
+            f"{path}: scribbles are not in the reference grid of '{reference.name}': "
+            f"{describe_grid_mismatch(labels.array, labels.ijk_to_ras, reference)}; paint them on the reference series")
     return embedded
 
 
@@ -91,6 +91,7 @@ def _read_segmentation(path: Path, reference: Series) -> np.ndarray:
             "name segments liver, right kidney, left kidney, spleen")
     embedded = embed_in_grid(labels, ijk_to_ras, reference)
     if embedded is None:
-        raise InputError(f"{path}: the segmentation is not in the reference grid of '{reference.name}'; "
-                         "paint the scribbles with the reference series as the segmentation's source geometry")
+        raise InputError(f"{path}: the segmentation is not in the reference grid of '{reference.name}': "
+                         f"{describe_grid_mismatch(labels, ijk_to_ras, reference)}; paint the scribbles with the "
+                         "reference series as the segmentation's source geometry")
     return embedded

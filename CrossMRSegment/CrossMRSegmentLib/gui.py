@@ -90,3 +90,26 @@ def reportFailure(error: BaseException, statusLabel) -> None:
         statusLabel.text = "CrossMR failed; nothing was written."
         slicer.util.errorDisplay(f"CrossMR failed; nothing was written.\n\n{error}", windowTitle="CrossMR",
                                  detailedText=details)
+
+
+def fillVolumesTable(table, rows: list[dict]) -> None:
+    """Organ volumes after Apply; flagged rows in bold on a warning colour; the volume node ID in each item."""
+    import qt
+
+    from .volumes import volumeTableCells
+
+    cells = volumeTableCells(rows)
+    table.clearContents()
+    table.setRowCount(len(cells))
+    for index, (texts, flagged, volumeID) in enumerate(cells):
+        for column, text in enumerate(texts):
+            item = qt.QTableWidgetItem(text)
+            item.setData(qt.Qt.UserRole, volumeID)
+            item.setFlags(qt.Qt.ItemIsSelectable | qt.Qt.ItemIsEnabled)
+            if flagged:
+                item.setBackground(qt.QBrush(qt.QColor(255, 210, 160)))
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            table.setItem(index, column, item)
+    table.resizeColumnsToContents()

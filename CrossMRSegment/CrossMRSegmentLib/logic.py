@@ -59,6 +59,7 @@ class CrossMRSegmentLogic:
         self.device: str = "auto"
         self.joint: bool = True
         self.lastWarnings: list[str] = []
+        self.lastVolumes: list[dict] = []  # organ volume table of the last run (see volumes.volumeRows)
 
     @property
     def scene(self):
@@ -131,6 +132,7 @@ class CrossMRSegmentLogic:
         from CrossMRLib.errors import InputError
 
         from .outputs import replaceOutputs, showSeries
+        from .volumes import volumeRows, volumeWarnings
 
         for node in prepared.volumes:
             if node.GetScene() is not self.scene or self.scene.GetNodeByID(node.GetID()) is not node:
@@ -141,9 +143,12 @@ class CrossMRSegmentLogic:
             if labels is None or tuple(labels.shape) != series.shape:
                 raise RuntimeError(f"the engine returned no labels of the right shape for '{node.GetName()}'")
             pairs.append((node, np.asarray(labels, dtype=np.uint8)))
+        volumes = volumeRows(prepared, {node.GetID(): labels for node, labels in pairs})  # before the scene changes
         created = replaceOutputs(self.scene, pairs, prepared.organLabels, prepared.referenceVolume, self.method,
                                  keep=prepared.scribbleSegmentation)
         showSeries(self.scene, prepared.referenceVolume)
+        self.lastVolumes = volumes
+        self.lastWarnings = [*self.lastWarnings, *volumeWarnings(volumes)]
         return created
 
     # ---------------------------------------------------------------- helpers for the GUI and scripts

@@ -135,7 +135,7 @@ class SegmentationProcess:
                     onProgress(fraction, parts[2] if len(parts) > 2 else "")
             elif kind == "err":
                 self._stderr.append(line)
-                if line.startswith("warning: "):
+                if line.startswith("warning: ") and "the study median" not in line:  # the logic checks volumes itself
                     self.warnings.append(line[len("warning: "):])
 
     def runBlocking(self, onProgress: ProgressCallback | None = None,

@@ -1,0 +1,1 @@
+"""Cohorts: a manifest of studies run one `crossmr segment` each, resumable and shardable."""
