@@ -88,10 +88,11 @@ def support_window(probs: torch.Tensor, radius: int) -> tuple[slice, slice] | No
     within 2 `radius` of it through windows reaching 2 `radius` further, so outside the box it is within
     `SUPPORT` of 0: filtering only the box gives the same masks at a fraction of the cost (organs cover a
     small part of a slice)."""
-    rows = torch.nonzero((probs > SUPPORT).any(1))[:, 0]
+    above = probs > SUPPORT
+    rows = torch.nonzero(above.any(1))[:, 0]
     if len(rows) == 0:
         return None
-    cols = torch.nonzero((probs > SUPPORT).any(0))[:, 0]
+    cols = torch.nonzero(above.any(0))[:, 0]
     margin = 4 * radius
     h, w = probs.shape
     return (slice(max(0, int(rows[0]) - margin), min(h, int(rows[-1]) + margin + 1)),
