@@ -30,6 +30,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="main field in tesla: relaxation times and chemical-shift echo times (default 1.5)")
     parser.add_argument("--fatty-liver", choices=("yes", "no", "random"), default="random",
                         help="liver steatosis (default: random, about 30%% of subjects)")
+    parser.add_argument("--dicom", action="store_true",
+                        help="also write each study as a DICOM export (OUT/study_<seed>/DICOM: nested folders, "
+                             "localiser, Dixon echoes in one folder, DWI b0 + b800, ADC) to try `crossmr series` and "
+                             "`crossmr segment --reference 3 --targets all` on")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     for seed in range(args.seed, args.seed + args.count):
         study = generate_study(seed, args.field_strength, fatty)
         folder = write_study(study, out)
+        write_sample_scribbles(study, folder)
+        if getattr(args, "dicom", False):
+            from ..dicom.sample import write_sample_study
+
+            write_sample_study(study, folder)
         log.info("wrote %s", folder)
         print(folder)
         if args.preview:
@@ -57,6 +66,22 @@ def run(args: argparse.Namespace) -> int:
         sheet = contact_sheet(studies, out / f"phantom_preview_{args.seed}.png")
         print(sheet)
     return 0
+
+
+def write_sample_scribbles(study, folder: Path) -> Path:
+    """`folder/t1w_scribbles.nii.gz`: synthetic sparse scribbles (one stroke per organ) on the T1w series,
+    drawn from the study's seed, so that `crossmr segment` can run on the study as written."""
+    import numpy as np
+
+    from ..io import write_labels_nifti
+    from ..scribbles.synth import synthesize_scribbles
+
+    reference = study.images["t1w"]
+    scribbles = synthesize_scribbles(study.labels["t1w"].array, mode="sparse", rng=np.random.default_rng(study.seed),
+                                     spacing=tuple(reference.spacing[1::-1]))
+    path = Path(folder) / "t1w_scribbles.nii.gz"
+    write_labels_nifti(scribbles, reference, path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
