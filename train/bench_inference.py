@@ -1,6 +1,7 @@
 """Inference benchmark: a five-series study against Grow from seeds on its T1w volume alone, one run.
 
     .venv/bin/python train/bench_inference.py [--seed 6161] [--threads 2] [--repeats 3] [--no-slicer]
+        [--runtimes eager,channels-last,int8,compile,onnx] [--runtimes-only]
 
 The study is `crossmr phantom --seed 6161` (T1w with dense strokes; T2w, DWI, in- and opposed-phase as targets:
 234 slices). Every line is measured in this run, on this machine (numbers depend on the machine and its load:
@@ -11,9 +12,11 @@ run it on an idle one):
   time from the run record (loading the method included; reading and writing files not), ms per slice, the
   process's peak RSS;
 - the runtime variants, in one process on the same study: torch eager float32 (the default), eager with
-  channels-last memory, dynamic int8 (the decoder's Linear layers), torch.compile of the encoder; each after
-  one warm-up study (which for torch.compile includes its compile time, tens of seconds), with its time and its
-  labels' agreement (Dice over all organs) with eager;
+  channels-last memory, dynamic int8 (the decoder's Linear layers), torch.compile of the encoder, ONNX Runtime
+  (`onnx_variant.py`: the network's pieces exported once, timed apart, when onnxruntime is installed); each
+  after one warm-up study (which for torch.compile includes its compile time, tens of seconds), with its time,
+  its labels' agreement (Dice over all organs) with eager and the largest difference of its probabilities
+  (after refinement) from eager's on the T2w series;
 - a CUDA GPU, when torch sees one (`--device cuda`, half precision);
 - "press Apply to segments in the scene" through the Slicer logic on the module's sample study (background
   process start-up included), when slicer-core is installed.
@@ -41,6 +44,7 @@ import torch  # noqa: E402
 
 from CrossMRLib.io import write_labels_nifti, write_series_nifti  # noqa: E402
 from CrossMRLib.methods.crossmr_model import CrossMRModelMethod  # noqa: E402
+from CrossMRLib.pairing import pair_slices  # noqa: E402
 from CrossMRLib.pipeline import segment_study  # noqa: E402
 from baselines.growcut import grow_from_seeds  # noqa: E402
 from evaluate import scribbles_for  # noqa: E402
@@ -98,6 +102,14 @@ def _agreement(a: dict, b: dict) -> float:
     return 2 * inter / total if total else 1.0
 
 
+def _probability_difference(base, method, reference, target, scribbles) -> float:
+    """Largest absolute difference of the per-slice organ probabilities (after refinement) on `target`."""
+    pairing = pair_slices(reference, target)
+    outputs = zip(base.slice_outputs(reference, scribbles, target, pairing),
+                  method.slice_outputs(reference, scribbles, target, pairing))
+    return max((float((a[2] - b[2]).abs().max()) for a, b in outputs), default=0.0)
+
+
 def run_variant(method, reference, targets, scribbles, repeats: int) -> tuple[float, dict]:
     """(median seconds, labels) of `segment_study` with an already-loaded method; the first call warms up."""
     times, labels = [], {}
@@ -109,23 +121,49 @@ def run_variant(method, reference, targets, scribbles, repeats: int) -> tuple[fl
     return statistics.median(times[1:]), labels
 
 
-def variants(threads: int, device: str):
-    """(name, method or None, why unavailable) for each runtime compared."""
+RUNTIMES = ("eager", "channels-last", "int8", "compile", "onnx")
+
+
+def variants(threads: int, device: str, runtimes: tuple[str, ...] = RUNTIMES):
+    """(name, method or None, why unavailable) for each runtime compared of `runtimes` (eager always, first)."""
     eager = CrossMRModelMethod(threads=threads, device=device)
     yield "torch eager float32 (default)", eager, ""
-    channels_last = CrossMRModelMethod(threads=threads, device=device)
-    channels_last.model.to(memory_format=torch.channels_last)
-    yield "torch eager, channels-last", channels_last, ""
-    if device == "cpu":
+    if "channels-last" in runtimes:
+        channels_last = CrossMRModelMethod(threads=threads, device=device)
+        channels_last.model.to(memory_format=torch.channels_last)
+        yield "torch eager, channels-last", channels_last, ""
+    if device == "cpu" and "int8" in runtimes:
         int8 = CrossMRModelMethod(threads=threads, device=device)
         int8.model = torch.ao.quantization.quantize_dynamic(int8.model, {torch.nn.Linear}, dtype=torch.qint8)
         yield "dynamic int8 (Linear layers)", int8, ""
-    compiled = CrossMRModelMethod(threads=threads, device=device)
+    if "compile" in runtimes:
+        compiled = CrossMRModelMethod(threads=threads, device=device)
+        try:
+            compiled.model.encoder = torch.compile(compiled.model.encoder, dynamic=True)
+            yield "torch.compile (encoder), after compiling", compiled, ""
+        except Exception as exc:  # no compiler on this machine and the like
+            yield "torch.compile", None, f"{type(exc).__name__}: {exc}"
+    if device == "cpu" and "onnx" in runtimes:
+        yield onnx_runtime_variant(threads)
+
+
+def onnx_runtime_variant(threads: int):
+    """(name, method or None, why unavailable) for ONNX Runtime, the export timed in the name."""
     try:
-        compiled.model.encoder = torch.compile(compiled.model.encoder, dynamic=True)
-        yield "torch.compile (encoder), after compiling", compiled, ""
-    except Exception as exc:  # no compiler on this machine and the like
-        yield "torch.compile", None, f"{type(exc).__name__}: {exc}"
+        import onnxruntime
+    except ImportError:
+        return "ONNX Runtime", None, "onnxruntime is not installed (pip install onnxruntime onnx)"
+    from onnx_variant import OnnxNet, export_onnx
+
+    method = CrossMRModelMethod(threads=threads, device="cpu")
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="crossmr-onnx-"))
+        seconds = export_onnx(method.model, folder)
+        method.model = OnnxNet(method.model, folder, threads)
+    except Exception as exc:  # an exporter or runtime that fails here is reported, not fatal
+        return "ONNX Runtime", None, f"{type(exc).__name__}: {str(exc)[:80]}"
+    return (f"ONNX Runtime {onnxruntime.__version__} ({threads} intra-op threads; export once: "
+            f"{sum(seconds.values()):.0f} s)"), method, ""
 
 
 def time_slicer_apply(threads: int) -> float | None:
@@ -159,15 +197,35 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-slicer", action="store_true", help="skip the Slicer-logic line")
+    p.add_argument("--runtimes", default=",".join(RUNTIMES),
+                   help=f"comma-separated runtime variants to compare with eager (default: all of {', '.join(RUNTIMES)})")
+    p.add_argument("--runtimes-only", action="store_true",
+                   help="only the runtime table (no crossmr segment, Grow from seeds or Slicer lines)")
     args = p.parse_args()
+    runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
+    unknown = set(runtimes) - set(RUNTIMES)
+    if unknown:
+        p.error(f"unknown runtimes {sorted(unknown)}; choose from {', '.join(RUNTIMES)}")
     warnings.filterwarnings("ignore")  # torch.ao's deprecation notices would break up the table
     torch.set_num_threads(args.threads)
     reference, targets, scribbles, seeds = study_inputs(args.seed)
     slices = reference.num_slices + sum(t.num_slices for t in targets)
     print(f"study: generated seed {args.seed}, {slices} slices (T1w {reference.num_slices} with dense strokes + "
           f"{', '.join(f'{t.name} {t.num_slices}' for t in targets)}); {args.threads} threads; torch {torch.__version__}")
-    cli_s, wall_s, peak_mb, device = time_cli(reference, targets, scribbles, args.threads, args.repeats)  # first: RSS
-    growcut_s = time_growcut(reference, seeds, args.repeats)
+    if not args.runtimes_only:
+        print_baselines(reference, targets, scribbles, seeds, slices, args.threads, args.repeats)
+    print_runtimes(reference, targets, scribbles, slices, args.threads, args.repeats, runtimes)
+    if not (args.no_slicer or args.runtimes_only):
+        apply_s = time_slicer_apply(args.threads)
+        print("\nSlicer, sample study, Apply (background process) to segments in the scene: "
+              + (f"{apply_s:.2f} s" if apply_s is not None else "not measured (slicer-core is not installed)"))
+    return 0
+
+
+def print_baselines(reference, targets, scribbles, seeds, slices: int, threads: int, repeats: int) -> None:
+    """The table of Grow from seeds and `crossmr segment` (in a fresh process)."""
+    cli_s, wall_s, peak_mb, device = time_cli(reference, targets, scribbles, threads, repeats)  # first: RSS
+    growcut_s = time_growcut(reference, seeds, repeats)
     print("\n| what | seconds | ms per slice | x Grow from seeds (T1w alone) |")
     print("|---|---|---|---|")
     print(f"| Grow from seeds, T1w volume alone ({reference.num_slices} slices) | {growcut_s:.2f} | "
@@ -177,32 +235,36 @@ def main() -> int:
     print(f"| the same command's wall time (Python start, reading and writing files included) | {wall_s:.2f} | "
           f"{1000 * wall_s / slices:.1f} | {wall_s / growcut_s:.2f} |")
     print(f"\npeak RSS of the crossmr segment process: {peak_mb:.0f} MB")
-    print("\n| runtime (in one process, method loaded) | seconds | ms per slice | x eager | labels' Dice with eager |")
-    print("|---|---|---|---|---|")
-    base_s, base_labels = None, None
-    for name, method, why in variants(args.threads, "cpu"):
+
+
+def print_runtimes(reference, targets, scribbles, slices: int, threads: int, repeats: int,
+                   runtimes: tuple[str, ...]) -> None:
+    """The table of runtime variants, in this process, against eager."""
+    print("\n| runtime (in one process, method loaded) | seconds | ms per slice | x eager | labels' Dice with eager | "
+          "max abs probability difference with eager (T2w) |")
+    print("|---|---|---|---|---|---|")
+    base_s, base_labels, base_method = None, None, None
+    for name, method, why in variants(threads, "cpu", runtimes):
         if method is None:
-            print(f"| {name} | unavailable: {why} | | | |")
+            print(f"| {name} | unavailable: {why} | | | | |")
             continue
         try:
-            seconds, labels = run_variant(method, reference, targets, scribbles, args.repeats)
+            seconds, labels = run_variant(method, reference, targets, scribbles, repeats)
         except Exception as exc:  # a runtime that fails here is reported, not fatal
-            print(f"| {name} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | |")
+            print(f"| {name} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | | |")
             continue
-        base_s, base_labels = (seconds, labels) if base_s is None else (base_s, base_labels)
+        if base_s is None:
+            base_s, base_labels, base_method = seconds, labels, method
+        difference = (0.0 if method is base_method else
+                      _probability_difference(base_method, method, reference, targets[0], scribbles))
         print(f"| {name} | {seconds:.2f} | {1000 * seconds / slices:.1f} | {seconds / base_s:.2f} | "
-              f"{_agreement(base_labels, labels):.4f} |", flush=True)
+              f"{_agreement(base_labels, labels):.4f} | {difference:.2g} |", flush=True)
     if torch.cuda.is_available():
-        seconds, labels = run_variant(CrossMRModelMethod(device="cuda"), reference, targets, scribbles, args.repeats)
+        seconds, labels = run_variant(CrossMRModelMethod(device="cuda"), reference, targets, scribbles, repeats)
         print(f"| CUDA GPU ({torch.cuda.get_device_name(0)}), half precision | {seconds:.2f} | "
-              f"{1000 * seconds / slices:.1f} | {seconds / base_s:.2f} | {_agreement(base_labels, labels):.4f} |")
+              f"{1000 * seconds / slices:.1f} | {seconds / base_s:.2f} | {_agreement(base_labels, labels):.4f} | |")
     else:
-        print("| CUDA GPU | not measured: torch sees no GPU on this machine | | | |")
-    if not args.no_slicer:
-        apply_s = time_slicer_apply(args.threads)
-        print("\nSlicer, sample study, Apply (background process) to segments in the scene: "
-              + (f"{apply_s:.2f} s" if apply_s is not None else "not measured (slicer-core is not installed)"))
-    return 0
+        print("| CUDA GPU | not measured: torch sees no GPU on this machine | | | | |")
 
 
 if __name__ == "__main__":
