@@ -13,7 +13,12 @@ from train.baselines.summary import SUMMARY_NAME, load_summary
 ROOT = Path(__file__).resolve().parents[1]
 CHAOS = ROOT / ".." / "shared" / "data" / "chaos_t2spir"
 BASELINE_ROWS = ("Grow from seeds (a): on reference, resampled", "Grow from seeds (b): on each target",
-                 "Watershed from markers", "nnUNet", "nnUNet-Scribble")
+                 "Watershed from markers", "U-Net (MONAI DynUNet, nnU-Net 2D topology)",
+                 "U-Net + scribble channels (MONAI DynUNet, nnU-Net 2D topology)")
+REGISTRATION_ROWS = ("Registration (a): true labels transferred", "Registration (b): Grow from seeds transferred")
+CROSSMR_ROWS = ("CrossMR",)
+CROSSMR_REGISTRATION_ROWS = ("Registration (c): CrossMR transferred",)
+GENERATED_CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
 
 pytest.importorskip("slicer")
 
@@ -26,7 +31,7 @@ def crossmr_weights() -> Path:
 def run_smoke(tmp_path: Path) -> str:
     command = [sys.executable, str(ROOT / "train" / "benchmark.py"), "--smoke", "--threads", "1", "--train-jobs", "2",
                "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "report")]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     return (tmp_path / "report" / "benchmarks.md").read_text()
@@ -57,7 +62,7 @@ def table_rows(page: str, kind: str) -> dict[str, list[list[str]]]:
     table = None
     for line in page.splitlines():
         if line.startswith("| Method |"):
-            table = "cost" if "seconds / study" in line else "score"
+            table = "glance" if "÷" in line else "cost" if "seconds / study" in line else "score"
         elif line.startswith("| ") and table == kind:
             cells = [c.strip() for c in line.strip("|").split("|")]
             rows.setdefault(cells[0], []).append(cells[1:])
@@ -66,34 +71,48 @@ def table_rows(page: str, kind: str) -> dict[str, list[list[str]]]:
     return rows
 
 
+def mean_dsc(cells: list[str]) -> float:
+    """The 'mean DSC' cell of a score-table row (the second-to-last column)."""
+    return float(cells[-2].strip("*").split("±")[0])
+
+
 def test_smoke_benchmark_reports_every_method_and_resumes(tmp_path):
     page = run_smoke(tmp_path)
     rows = table_rows(page, "score")
-    expected = list(BASELINE_ROWS)
-    if crossmr_weights().is_file():
-        expected.append("CrossMR")
-    else:
-        assert "CrossMR row left out" in page
-    assert sorted(rows) == sorted(expected)
-    sections = 2 if (CHAOS / "patient_33").is_dir() else 5  # CHAOS dense + sparse, or 5 generated contrasts
-    for method, tables in rows.items():
-        assert len(tables) == sections, method
+    weights = crossmr_weights().is_file()
+    single = list(BASELINE_ROWS) + (list(CROSSMR_ROWS) if weights else [])  # rows on every data set
+    multi = single + list(REGISTRATION_ROWS) + (list(CROSSMR_REGISTRATION_ROWS) if weights else [])
+    if not weights:
+        assert "CrossMR rows left out" in page
+    assert sorted(rows) == sorted(multi)
+    chaos = (CHAOS / "patient_33").is_dir()
+    for method, tables in rows.items():  # CHAOS dense + sparse (one contrast each) where there is CHAOS
+        registration = method.startswith("Registration")
+        assert len(tables) == 5 + (2 if chaos and not registration else 0), method
         for cells in tables:
             values = [float(v) for cell in cells for v in re.findall(r"\d+\.\d+", cell.split("±")[0])]
             assert len(values) == len(cells) and all(0.0 <= v <= 1.0 for v in values), (method, cells)
+    truth = rows["Registration (a): true labels transferred"][-5:]  # the generated study's five contrasts
+    assert mean_dsc(truth[0]) == 1.0  # t1w is the reference: its own true labels
+    assert all(0.5 < mean_dsc(cells) < 1.0 for cells in truth[1:]), truth  # registered targets: well above 0
     costs = table_rows(page, "cost")
-    assert sorted(costs) == sorted(expected)
+    assert sorted(costs) == sorted(multi)
     for method, tables in costs.items():  # every method has a measured time and peak memory, per data set
-        assert len(tables) == (2 if sections == 2 else 1), method
+        assert len(tables) == (1 if method.startswith("Registration") or not chaos else 3), method
         for cells in tables:
             seconds, peak_mb = float(cells[1].split("±")[0]), float(cells[3])
             assert seconds > 0 and peak_mb > 100, (method, cells)
-    assert "Fairness rules" in page and "python train/benchmark.py --smoke" in page
+    assert page.index("## At a glance") < page.index("## Fairness rules") < page.index("## Setup")
+    assert "## Registration settings" in page and "python train/benchmark.py --smoke" in page
+    if weights:  # one generated sentence per contrast: CrossMR against registration (a), (b), (c)
+        for contrast in GENERATED_CONTRASTS:
+            line = next(x for x in page.splitlines() if x.startswith(f"- **{contrast}**: CrossMR's mean DSC"))
+            assert all(f" {letter} " in line for letter in ("(a)", "(b)", "(c)")), line
     assert page.count("trained 2 at a time with 1 torch thread(s) each") == 2  # both U-Nets, in parallel
     assert (tmp_path / "report" / "benchmark.png").stat().st_size > 10_000
     summary = load_summary(tmp_path / "report" / SUMMARY_NAME)  # the page's numbers, for a second run's check
     assert sorted(r["row"] for ms in summary["datasets"].values() for r in ms.values()) == \
-        sorted(expected * (2 if sections == 2 else 1))
+        sorted(multi + (single * 2 if chaos else []))
     # second run (in this process, to save an interpreter start): all from the cache, same numbers
     again = rerun_in_process(tmp_path)
     assert "Results from 1 run(s)" in page and "Results from 1 run(s)" in again  # nothing recomputed

@@ -1,13 +1,16 @@
 """Benchmark CrossMR against the alternatives a user has, on identical inputs, in one run.
 
 Rows: CrossMR (shipped weights), Slicer's Grow from seeds (a: on the reference, resampled; b: on each
-target), marker watershed, nnUNet and nnUNet-Scribble (2D U-Nets in nnU-Net's plain configuration,
-trained here on the reference contrast only). Data: CHAOS validation subjects (dense and sparse
-scribbles) and generated held-out studies. Writes docs/benchmarks.md, docs/benchmark.png and the numbers
-as docs/benchmark_results.json (train/compare_benchmarks.py checks a second run against them).
+target), marker watershed, two 2D U-Nets (MONAI DynUNet with nnU-Net's 2D topology, without and with
+scribble channels, trained here on the reference contrast only), and registration-based label transfer
+(register each target to the reference, carry labels across: (a) the reference's true labels, (b) Grow
+from seeds on the reference, (c) CrossMR on the reference; generated studies only, CHAOS studies hold one
+series). Data: CHAOS validation subjects (dense and sparse scribbles) and generated held-out studies.
+Writes docs/benchmarks.md, docs/benchmark.png and the numbers as docs/benchmark_results.json
+(train/compare_benchmarks.py checks a second run against them).
 
     .venv/bin/python train/benchmark.py            # full run (trains both U-Nets first; hours on 2 cores)
-    .venv/bin/python train/benchmark.py --smoke    # one study, a few slices, tiny U-Nets: < 90 s
+    .venv/bin/python train/benchmark.py --smoke    # one study per data set, a few slices, tiny U-Nets (CI)
 
 The two U-Nets train at the same time, each in its own process with one torch thread (on 2 cores that
 gave 1.46x the throughput of training them one after the other with 2 threads: 6.7 s per step of each
@@ -42,6 +45,7 @@ from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS, chaos_root  # noqa: E402
 from train.baselines import cases as cases_mod  # noqa: E402
 from train.baselines import report, runner, summary  # noqa: E402
+from train.baselines.registration import SETTINGS as REGISTRATION_SETTINGS  # noqa: E402
 from train.baselines.unet import UNetConfig  # noqa: E402
 
 from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0  # noqa: E402
@@ -128,8 +132,8 @@ def unet_configs(args: argparse.Namespace, crossmr_meta: dict) -> dict[str, UNet
         base = {"minutes": float(args.unet_minutes), "max_steps": None}
     else:
         base = {"max_steps": int(args.unet_steps)}
-    return {"nnunet": UNetConfig(scribble_channels=False, **base),
-            "nnunet-scribble": UNetConfig(scribble_channels=True, **base)}
+    return {"unet": UNetConfig(scribble_channels=False, **base),
+            "unet-scribble": UNetConfig(scribble_channels=True, **base)}
 
 
 def unet_phantom_seeds(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> list[int]:
@@ -160,15 +164,13 @@ def unet_training_data(args: argparse.Namespace, crossmr_meta: dict, chaos: bool
 def unet_volumes(args, config: UNetConfig, data: dict):
     """Reference-contrast training volumes: CHAOS training subjects (T2-SPIR), generated T1w."""
     from CrossMRLib.model.data import load_chaos, phantom_volume
-    from train.baselines.unet_train import TrainVolume
+    from train.baselines.unet_train import train_volume
 
     volumes = []
     if data["chaos"]:
-        for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos):
-            volumes.append(TrainVolume(v.name, v.images["t2spir"], v.labels["t2spir"], v.spacing))
+        volumes += [train_volume(v, "t2spir") for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos)]
     for seed in data["phantoms"]:
-        v = phantom_volume(seed, config.patch, ROOT / "cache")
-        volumes.append(TrainVolume(v.name, v.images["t1w"], v.labels["t1w"], v.spacing))
+        volumes.append(train_volume(phantom_volume(seed, config.patch, ROOT / "cache"), "t1w"))
     return volumes
 
 
@@ -177,8 +179,8 @@ def plan(args: argparse.Namespace) -> dict:
     chaos = chaos_available(args.chaos)
     if args.datasets is not None:
         datasets = [d for d in args.datasets if chaos or not d.startswith("chaos")]
-    elif args.smoke:
-        datasets = ["chaos-dense", "chaos-sparse"] if chaos else ["phantom"]
+    elif args.smoke:  # the generated study always: it is the one with targets, where registration runs
+        datasets = ["chaos-dense", "chaos-sparse", "phantom"] if chaos else ["phantom"]
     else:
         datasets = [d for d in cases_mod.DATASETS if chaos or not d.startswith("chaos")]
     studies = {d: cases_mod.study_ids(d, args.smoke, chaos) for d in datasets}
@@ -186,18 +188,21 @@ def plan(args: argparse.Namespace) -> dict:
     notes, methods = [], list(args.methods)
     if not chaos:
         notes.append(f"CHAOS data not found at {args.chaos}: CHAOS rows left out.")
-    if "crossmr" in methods and sha is None:
+    needs_weights = [m for m in ("crossmr", "registration-crossmr") if m in methods]
+    if needs_weights and sha is None:
         if not args.smoke:
             raise InputError(f"CrossMR weights not found at {path}; train/export them (train/train.py) or pass "
                              "--weights, or leave CrossMR out with --methods")
-        methods.remove("crossmr")
-        notes.append(f"CrossMR row left out: no weights at {path}.")
+        methods = [m for m in methods if m not in needs_weights]
+        notes.append(f"CrossMR rows left out: no weights at {path}.")
     configs = {m: c for m, c in unet_configs(args, meta).items() if m in methods}
+    per_dataset = {d: [m for m in methods if m not in runner.REGISTRATION or d in cases_mod.MULTI_SERIES]
+                   for d in datasets}
     unet_data = unet_training_data(args, meta, chaos)
     data_key = hashlib.sha1(json.dumps(unet_data).encode()).hexdigest()[:6]
     keys = {m: f"{c.key()}{data_key}" for m, c in configs.items()}
     return {"chaos": chaos, "datasets": datasets, "studies": studies, "weights": path, "meta": meta, "sha": sha,
-            "methods": methods, "notes": notes, "unets": configs, "unet_keys": keys,
+            "methods": methods, "dataset_methods": per_dataset, "notes": notes, "unets": configs, "unet_keys": keys,
             "unet_data": unet_data, "cases": args.cache / "cases",
             "results": args.cache / "results", "smoke_slices": SMOKE_SLICES if args.smoke else None}
 
@@ -272,7 +277,7 @@ def train_unets(args, p: dict, argv: list[str]) -> dict:
 
 def run_all(args, p: dict, argv: list[str], run_id: str) -> None:
     """Every method on every data set; cached results are kept (resumable)."""
-    todo = [(d, m) for d in p["datasets"] for m in p["methods"]]
+    todo = [(d, m) for d in p["datasets"] for m in p["dataset_methods"][d]]
     with tqdm(total=sum(len(p["studies"][d]) for d, _ in todo), desc="segmenting", unit="study") as bar:
         for dataset, method in todo:
             identity = runner.method_identity(method, p["sha"], p["unet_keys"])
@@ -305,11 +310,13 @@ def setup_lines(args, p: dict, unet_meta: dict) -> list[str]:
                      f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(meta['volumes'])} training volumes.")
     data = p["unet_data"]
     phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
-    lines.append(f"nnUNet training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
+    lines.append(f"U-Net training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
                  f"seeds {phantoms} (T1w only).")
     lines.append("Scribbles: CHAOS dense = a stroke per organ on every slice holding it, sparse = one slice per "
                  "organ; generated studies: dense, on T1w only. On CHAOS (reference = target) Grow from seeds "
                  "(a) and (b) are the same computation.")
+    lines.append(f"Registration rows (generated studies only; a CHAOS study holds one series): "
+                 f"{REGISTRATION_SETTINGS.key()}; SimpleITK threads = torch threads.")
     lines.append(f"Methods run {'each in its own process' if args.isolate else 'one after another in one process'}; "
                  f"{args.threads} torch threads.")
     if args.smoke:
@@ -339,6 +346,13 @@ def budget_rule(args: argparse.Namespace, crossmr_meta: dict, budgets: list[str]
     return (f"{text}, a step budget sized to what CrossMR's training time ({crossmr_meta.get('minutes', '?')} min "
             f"on 2 cores) bought a U-Net on this machine (1077-1151 steps in wall-clock-budgeted trainings); "
             "steps rather than minutes so that a second run trains the same networks")
+
+
+def registration_calibration() -> dict | None:
+    """The calibration record the registration settings were chosen by (None when there is none)."""
+    from train.baselines.registration_calibrate import OUT
+
+    return json.loads(OUT.read_text()) if OUT.is_file() else None
 
 
 def python_command() -> str:
@@ -371,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {}
     for dataset in p["datasets"]:
         data[dataset] = []
-        for method in p["methods"]:
+        for method in p["dataset_methods"][dataset]:
             identity = runner.method_identity(method, p["sha"], p["unet_keys"])
             records, memory = runner.read_results(p["results"], dataset, method, identity, p["studies"][dataset])
             data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
@@ -380,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
             "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta),
             "unet_budget_text": budget_rule(args, p["meta"], budgets)}
     meta["summary"] = summary.SUMMARY_NAME
+    if any(m in runner.REGISTRATION for ms in p["dataset_methods"].values() for m in ms):
+        meta["registration"] = REGISTRATION_SETTINGS.key()
+        meta["registration_calibration"] = registration_calibration()
     page = report.write_report(data, args.out, meta)
     numbers = summary.write_summary(data, args.out, meta["command"])
     tqdm.write(f"wrote {page} and {numbers}")

@@ -23,6 +23,7 @@ from CrossMRLib.scribbles.synth import synthesize_background_scribbles, synthesi
 from CrossMRLib.series import Series
 
 DATASETS = ("chaos-dense", "chaos-sparse", "phantom")
+MULTI_SERIES = ("phantom",)  # data sets whose studies have target series (registration rows run there)
 PHANTOM_SEEDS = (1, 2, 3, 4, 5)  # held out: train/train.py trains on seeds 1000+
 PHANTOM_REFERENCE = "t1w"
 PHANTOM_TARGETS = ("t2w", "dwi", "inphase", "opposed")

@@ -11,7 +11,7 @@ from CrossMRLib.metrics import NSD_TOLERANCE_MM
 from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS
 from CrossMRLib.organs import ORGAN_BY_LABEL
 
-from .cases import PHANTOM_SEEDS
+from .cases import MULTI_SERIES, PHANTOM_REFERENCE, PHANTOM_SEEDS
 
 DATASET_TITLES = {
     "chaos-dense": "CHAOS T2-SPIR validation subjects, reference = target, dense scribbles",
@@ -30,20 +30,23 @@ def fairness_rules(budget: str | None = None) -> str:
         "1. **Same inputs.** Every method gets the same series, the same seeded synthetic organ scribbles "
         "(`CrossMRLib.scribbles.synth`, cached once per study) and the same slice pairing (by physical "
         "position, `CrossMRLib.pairing`), through the same `CrossMRLib.pipeline.segment_study` call.",
-        "2. **Background scribbles only where a method needs them.** Grow from seeds (a, b) and the watershed "
-        "also get background strokes (2 per scribbled slice, within 20 mm of the organs); CrossMR and both "
-        "nnUNets never see them.",
-        f"3. **No method sees test subjects in training.** CrossMR and both nnUNets train on CHAOS subjects "
+        "2. **Background scribbles only where a method needs them.** Grow from seeds (a, b), the watershed and "
+        "registration (b) also get background strokes (2 per scribbled slice, within 20 mm of the organs); "
+        "CrossMR and both U-Nets never see them. Registration (a) gets the reference's true labels: it is the "
+        "ceiling of any 'segment one series, register the others' workflow, not a method a user has.",
+        f"3. **No method sees test subjects in training.** CrossMR and both U-Nets train on CHAOS subjects "
         f"{' '.join(TRAIN_SUBJECTS)} and generated studies with seeds 1000+; the benchmark uses CHAOS "
         f"{' '.join(VAL_SUBJECTS)} and generated seeds {PHANTOM_SEEDS[0]}-{PHANTOM_SEEDS[-1]}. The interactive "
-        "baselines need no training.",
-        "4. **Same training budget.** Both nnUNets train on the reference contrast only (CHAOS T2-SPIR, "
+        "baselines need no training; the registration settings were chosen on generated calibration "
+        "studies (seeds 6-10), never on a benchmark study.",
+        "4. **Same training budget.** Both U-Nets train on the reference contrast only (CHAOS T2-SPIR, "
         "generated T1w), on CrossMR's training volumes with CrossMR's augmentation, "
         + (f"for {budget}" if budget else "for the same training budget") + " (the minutes each training "
         "took are listed under Setup).",
         "5. **Same measurement.** One run, one machine, the same torch thread count for all. Seconds per "
         "study = wall time of `segment_study` for all series of the study (networks loaded beforehand; load "
-        "time listed apart). Memory = private (anonymous resident) memory of the process running the method, "
+        "time listed apart; for the registration rows it includes segmenting the reference and registering "
+        "every target). Memory = private (anonymous resident) memory of the process running the method, "
         "which holds the study too: its peak while segmenting (polled every 2 ms from another process), what "
         "loading the method added, and what segmenting added on top (peak minus after loading). Peak resident "
         "set size (kernel high-water mark) is listed too; it also counts shared-library pages, which depend on "
@@ -151,6 +154,107 @@ def cost_table(results: list[MethodResult], contrasts: list[str]) -> list[str]:
     return lines
 
 
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _seconds(r: MethodResult) -> float | None:
+    return _mean([float(x["seconds"]) for x in r.records])
+
+
+def _overall_dsc(r: MethodResult, contrasts: list[str]) -> float | None:
+    return _mean([v for c in contrasts for v in organ_values(r, c, None, "dice")])
+
+
+def glance_table(results: list[MethodResult]) -> list[str]:
+    """Methods x (mean DSC per contrast, seconds per study, CrossMR's DSC and time ratio to the method)."""
+    contrasts = _contrasts(results)
+    crossmr = next((r for r in results if r.method == "crossmr"), None)
+    ref_dsc = _overall_dsc(crossmr, contrasts) if crossmr else None
+    ref_s = _seconds(crossmr) if crossmr else None
+    lines = ["| Method | " + " | ".join(f"{c} DSC" for c in contrasts)
+             + " | seconds / study | CrossMR ÷ method: DSC | time |",
+             "|" + "---|" * (len(contrasts) + 4)]
+    for r in results:
+        means = [_mean(organ_values(r, c, None, "dice")) for c in contrasts]
+        cells = ["–" if m is None else f"{m:.3f}" for m in means]
+        seconds = _seconds(r)
+        lines.append(f"| {r.row} | " + " | ".join(cells) + f" | {'–' if seconds is None else f'{seconds:.2f}'} | "
+                     f"{_ratio(ref_dsc, _overall_dsc(r, contrasts))} | {_ratio(ref_s, seconds)} |")
+    return lines
+
+
+REGISTRATION_LETTERS = {"registration-truth": "(a)", "registration-growcut": "(b)", "registration-crossmr": "(c)"}
+
+
+def registration_sentences(results: list[MethodResult]) -> list[str]:
+    """One sentence per contrast: CrossMR against registration (a), (b), (c), from the numbers."""
+    crossmr = next((r for r in results if r.method == "crossmr" and r.records), None)
+    rows = [r for r in results if r.method in REGISTRATION_LETTERS and r.records]
+    if crossmr is None or not rows:
+        return []
+    out = []
+    for contrast in _contrasts(results):
+        own = _mean(organ_values(crossmr, contrast, None, "dice"))
+        if own is None:
+            continue
+        parts = []
+        for r in rows:
+            other = _mean(organ_values(r, contrast, None, "dice"))
+            if other is not None:
+                verdict = "above" if own > other + 0.0005 else "below" if own < other - 0.0005 else "level with"
+                parts.append(f"{verdict} {REGISTRATION_LETTERS[r.method]} {r.row.split(': ', 1)[-1]} "
+                             f"({other:.3f}, ratio {_ratio(own, other)})")
+        if parts:
+            note = (" (the reference series: the registration rows are their reference segmentation there, "
+                    "nothing is registered)" if contrast == PHANTOM_REFERENCE else "")
+            out.append(f"- **{contrast}**: CrossMR's mean DSC {own:.3f} is " + ", ".join(parts[:-1])
+                       + (" and " if len(parts) > 1 else "") + parts[-1] + note + ".")
+    return out
+
+
+def glance_section(data: dict[str, list[MethodResult]]) -> list[str]:
+    """The page's first screen: per data set and contrast, every method's mean DSC and time, CrossMR's ratios."""
+    lines = ["## At a glance", "",
+             "Mean DSC over organs and studies per contrast; seconds per study for all series of a study; "
+             "CrossMR ÷ method over all contrasts (DSC above 1: CrossMR scores higher; time below 1: CrossMR "
+             "is faster). Rules, setup and per-organ tables follow.", ""]
+    for dataset, results in data.items():
+        results = [r for r in results if r.records]
+        if not results:
+            continue
+        lines += [f"**{DATASET_TITLES.get(dataset, dataset)}**", ""] + glance_table(results) + [""]
+        if dataset in MULTI_SERIES:
+            sentences = registration_sentences(results)
+            lines += (["CrossMR against registration-based label transfer, per contrast:", ""] + sentences + [""]
+                      if sentences else [])
+    return lines
+
+
+def registration_section(settings_text: str, calibration: dict | None) -> list[str]:
+    """How the registration rows register, and the calibration numbers the settings were chosen by."""
+    lines = ["## Registration settings", "",
+             "SimpleITK: Mattes mutual information, rigid (centred Euler3D, started at identity: the series share "
+             "the scanner frame), then a cubic B-spline stage when bspline_iterations > 0; each target registered "
+             "to the reference, the reference's labels resampled through the transform (nearest neighbour). "
+             f"Settings: {settings_text}.", ""]
+    if not calibration:
+        return lines + ["No calibration record found (train/baselines/registration_calibration.json).", ""]
+    lines += [f"Chosen on generated calibration studies (seeds {', '.join(map(str, calibration['seeds']))}; "
+              f"`{calibration['command']}`): mean DSC of the true labels transferred, over the targets, per "
+              "candidate:", "",
+              "| Candidate | settings | " + " | ".join(calibration["contrasts"]) + " | mean DSC | s / target "
+              "(CPU or wall) | chosen |",
+              "|" + "---|" * (len(calibration["contrasts"]) + 5)]
+    for c in calibration["candidates"]:
+        cells = " | ".join(f"{c['dice'][t]:.3f}" for t in calibration["contrasts"])
+        lines.append(f"| {c['name']} | {c['settings_text']} | {cells} | {c['mean_dice']:.3f} | "
+                     f"{c['seconds_per_target']:.1f} {c.get('time', 'wall')} | {'yes' if c['name'] == calibration['chosen'] else ''} |")
+    return lines + ["", f"Identity (no registration, labels carried by position): mean DSC "
+                        f"{calibration['identity_dice']:.3f}. {calibration.get('rule', '')} Times: CPU = process "
+                        "CPU seconds, 1 thread; wall = wall time of a run on a loaded machine (not comparable).", ""]
+
+
 def write_figure(data: dict[str, list[MethodResult]], path: Path) -> None:
     """Per data set, per contrast: grouped bars of mean DSC per method (error bars: SD over studies)."""
     import matplotlib
@@ -159,9 +263,9 @@ def write_figure(data: dict[str, list[MethodResult]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     datasets = [d for d, res in data.items() if any(r.records for r in res)]
-    widths = [max(len(_contrasts(data[d])), 1) for d in datasets]
-    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(3.0 + 2.2 * sum(widths), 4.2), squeeze=False,
-                             gridspec_kw={"width_ratios": widths or [1]})
+    widths = [max(len(_contrasts(data[d])), 1) for d in datasets] + [2]
+    fig, axes = plt.subplots(1, len(widths), figsize=(3.0 + 2.2 * sum(widths), 4.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     methods = list(dict.fromkeys(r.method for res in data.values() for r in res))
     colours = {m: plt.cm.tab10(i) for i, m in enumerate(methods)}
     for ax, dataset in zip(axes[0], datasets):
@@ -178,7 +282,22 @@ def write_figure(data: dict[str, list[MethodResult]], path: Path) -> None:
         ax.set_title(dataset)
         ax.set_ylabel("mean DSC")
         ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    time_ax = axes[0][-1]  # seconds per study, per data set and method (log scale)
+    width = 0.8 / max(len(methods), 1)
+    for i, method in enumerate(methods):
+        values = [next((_seconds(r) for r in data[d] if r.method == method and r.records), None) for d in datasets]
+        x = [k + (i - (len(methods) - 1) / 2) * width for k, v in enumerate(values) if v]
+        time_ax.bar(x, [v for v in values if v], width, color=colours[method])
+    time_ax.set_xticks(np.arange(len(datasets)), datasets, fontsize=7)
+    time_ax.set_yscale("log")
+    time_ax.set_title("time")
+    time_ax.set_ylabel("seconds / study")
+    time_ax.grid(axis="y", alpha=0.3)
+    handles, labels = {}, {}
+    for ax in axes[0][:-1]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    handles, labels = list(handles.values()), list(handles)
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,8 +314,14 @@ def write_report(data: dict[str, list[MethodResult]], out_dir: Path, meta: dict)
         lines += ["> **Smoke run** (one study, a few slices, tiny U-Net budget): checks that the script works; "
                   "these numbers mean nothing.", ""]
     budget = meta.get("unet_budget_text")
-    lines += [f"Produced by: `{meta['command']}`", "", fairness_rules(budget)]
+    lines += [f"Produced by: `{meta['command']}`", ""] + glance_section(data)
+    if any(r.records for res in data.values() for r in res):
+        write_figure(data, out_dir / "benchmark.png")
+        lines += ["![mean DSC per contrast and method; seconds per study](benchmark.png)", ""]
+    lines += [fairness_rules(budget)]
     lines += ["## Setup", ""] + [f"- {line}" for line in meta.get("setup", [])] + [""]
+    if meta.get("registration"):
+        lines += registration_section(meta["registration"], meta.get("registration_calibration"))
     lines += ["## Hardware", ""] + [f"- {k}: {v}" for k, v in meta.get("hardware", {}).items()] + [""]
     for note in meta.get("notes", []):
         lines += [f"> {note}", ""]
@@ -215,9 +340,6 @@ def write_report(data: dict[str, list[MethodResult]], out_dir: Path, meta: dict)
     if meta.get("summary"):
         lines += [f"Every number of this page, with study counts: [{meta['summary']}]({meta['summary']}); "
                   "`train/compare_benchmarks.py` checks a second run against it.", ""]
-    if any(r.records for res in data.values() for r in res):
-        write_figure(data, out_dir / "benchmark.png")
-        lines += ["![mean DSC per contrast and method](benchmark.png)", ""]
     page = out_dir / "benchmarks.md"
     page.write_text("\n".join(lines))
     return page

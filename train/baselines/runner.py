@@ -10,6 +10,7 @@ after loading; private: polled); so peak - loaded is the working memory of segme
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,33 +19,48 @@ from typing import Callable, Iterable
 import numpy as np
 
 from CrossMRLib.metrics import organ_scores
+from CrossMRLib.pairing import identity_pairing
 from CrossMRLib.pipeline import segment_study
 
 from .cases import Case
 from .growcut import GrowCutReferenceMethod, GrowCutTargetMethod
 from .memory import PrivatePeak, current_mb, peak_mb, private_mb, release_memory, reset_peak
+from .registration import SETTINGS as REGISTRATION_SETTINGS
+from .registration import RegisteredMethod
+from .unet import PLAIN_ROW, SCRIBBLE_ROW
 from .watershed import WatershedMethod
 
-METHODS = ("crossmr", "growcut-reference", "growcut-target", "watershed", "nnunet", "nnunet-scribble")
+UNETS = ("unet", "unet-scribble")
+REGISTRATION = ("registration-truth", "registration-growcut", "registration-crossmr")  # need target series
+METHODS = ("crossmr", "growcut-reference", "growcut-target", "watershed", *UNETS, *REGISTRATION)
 ROW_NAMES = {
     "crossmr": "CrossMR",
     "growcut-reference": "Grow from seeds (a): on reference, resampled",
     "growcut-target": "Grow from seeds (b): on each target",
     "watershed": "Watershed from markers",
-    "nnunet": "nnUNet",
-    "nnunet-scribble": "nnUNet-Scribble",
+    "unet": PLAIN_ROW,
+    "unet-scribble": SCRIBBLE_ROW,
+    "registration-truth": "Registration (a): true labels transferred",
+    "registration-growcut": "Registration (b): Grow from seeds transferred",
+    "registration-crossmr": "Registration (c): CrossMR transferred",
 }
 SEEDED = {"growcut-reference": GrowCutReferenceMethod, "growcut-target": GrowCutTargetMethod,
-          "watershed": WatershedMethod}  # the methods that get background strokes
+          "watershed": WatershedMethod}  # the methods that get background strokes (registration (b) too)
 BASELINE_VERSION = "1"  # bump when a classical baseline changes, so cached results are recomputed
+REGISTRATION_VERSION = hashlib.sha1(REGISTRATION_SETTINGS.key().encode()).hexdigest()[:8]
 
 
 def method_identity(name: str, crossmr_sha: str | None, unet_keys: dict[str, str]) -> str:
-    """Cache key of a method's results: weights checksum, U-Net settings or baseline version."""
+    """Cache key of a method's results: weights checksum, U-Net settings, registration settings or
+    baseline version."""
     if name == "crossmr":
         return f"w{(crossmr_sha or 'none')[:12]}"
     if name in unet_keys:
         return f"u{unet_keys[name]}"
+    if name == "registration-crossmr":
+        return f"r{REGISTRATION_VERSION}w{(crossmr_sha or 'none')[:12]}"
+    if name in REGISTRATION:
+        return f"r{REGISTRATION_VERSION}v{BASELINE_VERSION}"
     return f"v{BASELINE_VERSION}"
 
 
@@ -53,25 +69,37 @@ class LoadedMethod:
 
     def __init__(self, name: str, crossmr_weights: Path | None = None, unet_weights: Path | None = None,
                  threads: int | None = None) -> None:
-        self.name = name
+        self.name, self.threads = name, threads
         tick = time.perf_counter()
         self.shared = None
-        if name == "crossmr":
+        if name in ("crossmr", "registration-crossmr"):
             from CrossMRLib.methods import create_method
 
             self.shared = create_method("model", crossmr_weights, threads)
-        elif name in ("nnunet", "nnunet-scribble"):
+        elif name in UNETS:
             from .unet import UNetMethod
 
             self.shared = UNetMethod(unet_weights)
-        elif name in ("growcut-reference", "growcut-target"):
+        elif name in ("growcut-reference", "growcut-target", "registration-growcut"):
             import slicer  # noqa: F401  (the slicer-core import belongs to loading, not to the first study)
-        elif name not in SEEDED:
+        elif name not in SEEDED and name not in REGISTRATION:
             raise ValueError(f"unknown method {name!r}")
         self.load_s = time.perf_counter() - tick
 
     def for_case(self, case: Case):
-        return SEEDED[self.name](case.background) if self.name in SEEDED else self.shared
+        """The object `segment_study` runs for this case (per-case for the seeded and registration rows)."""
+        if self.name in SEEDED:
+            return SEEDED[self.name](case.background)
+        if self.name == "registration-truth":
+            truth = case.truth[case.reference.name]
+            return RegisteredMethod(lambda reference, scribbles: truth, threads=self.threads)
+        if self.name == "registration-growcut":
+            return RegisteredMethod(GrowCutReferenceMethod(case.background).reference_labels, threads=self.threads)
+        if self.name == "registration-crossmr":
+            model = self.shared
+            return RegisteredMethod(lambda reference, scribbles: model.segment_target(
+                reference, scribbles, reference, identity_pairing(reference)), threads=self.threads)
+        return self.shared
 
 
 def score_case(case: Case, labels: dict[str, np.ndarray]) -> dict[str, dict[int, dict[str, float]]]:
@@ -86,10 +114,14 @@ def score_case(case: Case, labels: dict[str, np.ndarray]) -> dict[str, dict[int,
 
 def run_case(method: LoadedMethod, case: Case) -> dict:
     """Segment one study with one method: {"seconds", "scores"}."""
+    segmenter = method.for_case(case)
     tick = time.perf_counter()
-    result = segment_study(case.reference, case.scribbles, case.targets, method=method.for_case(case))
+    result = segment_study(case.reference, case.scribbles, case.targets, method=segmenter)
     seconds = time.perf_counter() - tick
-    return {"seconds": seconds, "scores": score_case(case, result.labels)}
+    record = {"seconds": seconds, "scores": score_case(case, result.labels)}
+    if isinstance(segmenter, RegisteredMethod):  # of which registering the targets
+        record["registration_s"] = float(sum(segmenter.seconds.values()))
+    return record
 
 
 def result_path(root: Path, dataset: str, method: str, identity: str, study: str) -> Path:

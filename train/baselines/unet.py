@@ -1,12 +1,14 @@
-"""A 2D U-Net in nnU-Net's plain 2D configuration (MONAI DynUNet), the paper's "nnUNet" rows.
+"""A 2D U-Net with nnU-Net's 2D topology (MONAI DynUNet, not the nnU-Net framework): the U-Net rows.
 
 Topology as nnU-Net plans it for a square 2D patch: 3x3 convolutions, a stride-1 first stage, then
 stride-2 stages until the feature map is 4 pixels wide (7 stages for 256), features 32 doubling per
 stage up to 512, instance norm, leaky ReLU, deep supervision on every decoder level but the coarsest.
 `scribble_channels=True` adds one input channel per organ holding the scribbles ("nnUNet-Scribble");
 at inference those are the reference scribbles carried onto the target slice by physical position.
-Slices are normalised like CrossMR's inputs (0.5-99.5 percentile clip to [0, 1] per volume) and resized
-to the patch size and back, instead of nnU-Net's resampling to a median spacing.
+Slices are normalised like CrossMR's inputs (0.5-99.5 percentile clip to [0, 1] per volume), put in
+radiological display orientation (`orient.py`: series store their voxels in any in-plane orientation, and
+without it the scribble-free U-Net cannot tell left from right), and resized to the patch size and back,
+instead of nnU-Net's resampling to a median spacing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.networks.nets import DynUNet
 
 from CrossMRLib.errors import Cancelled, InputError
 from CrossMRLib.grids import carry_labels
@@ -28,7 +29,12 @@ from CrossMRLib.pairing import SlicePairing
 from CrossMRLib.preprocess import normalize_intensity, resize_slices, restore_slices
 from CrossMRLib.series import Series
 
+from .orient import display_orientation
+
 MIN_FEATURE_MAP = 4  # nnU-Net stops pooling at this size
+UNET_VERSION = 2  # 2: slices in display orientation (version 1 saw raw storage order); part of the cache key
+PLAIN_ROW = "U-Net (MONAI DynUNet, nnU-Net 2D topology)"
+SCRIBBLE_ROW = "U-Net + scribble channels (MONAI DynUNet, nnU-Net 2D topology)"
 
 
 @dataclass
@@ -52,11 +58,12 @@ class UNetConfig:
 
     @property
     def row_name(self) -> str:
-        return "nnUNet-Scribble" if self.scribble_channels else "nnUNet"
+        return SCRIBBLE_ROW if self.scribble_channels else PLAIN_ROW
 
     def key(self) -> str:
         """Short hash of the settings: a different setting trains (and caches) a different network."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        settings = {**asdict(self), "version": UNET_VERSION}
+        return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def topology(patch: int) -> list[int]:
@@ -70,8 +77,10 @@ def topology(patch: int) -> list[int]:
     return strides
 
 
-def build_unet(config: UNetConfig) -> DynUNet:
+def build_unet(config: UNetConfig) -> "DynUNet":
     """The DynUNet of `config` (deep supervision on all decoder levels except the coarsest)."""
+    from monai.networks.nets import DynUNet
+
     strides = topology(config.patch)
     filters = [min(config.base_filters * 2 ** i, config.max_filters) for i in range(len(strides))]
     return DynUNet(spatial_dims=2, in_channels=config.in_channels, out_channels=MAX_LABEL + 1,
@@ -87,7 +96,7 @@ def scribble_planes(seeds: np.ndarray, size: int) -> np.ndarray:
     return prepare_scribbles(np.asarray(seeds), MAX_LABEL, size).float().numpy()
 
 
-def save_unet(model: DynUNet, config: UNetConfig, path: Path, meta: dict) -> None:
+def save_unet(model: "DynUNet", config: UNetConfig, path: Path, meta: dict) -> None:
     """Weights + config + training meta in one torch file (written atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +105,7 @@ def save_unet(model: DynUNet, config: UNetConfig, path: Path, meta: dict) -> Non
     tmp.replace(path)
 
 
-def load_unet(path: Path) -> tuple[DynUNet, UNetConfig, dict]:
+def load_unet(path: Path) -> tuple["DynUNet", UNetConfig, dict]:
     """Network in eval mode, its config and training meta."""
     path = Path(path)
     if not path.is_file():
@@ -120,10 +129,11 @@ class UNetMethod:
     def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
                        cancel=None) -> np.ndarray:
         size = (self.config.patch, self.config.patch)
-        image = resize_slices(normalize_intensity(target.array), size, "bilinear")[:, None]
+        turn = display_orientation(target.ijk_to_ras)
+        image = resize_slices(turn.apply(normalize_intensity(target.array)), size, "bilinear")[:, None]
         if self.config.scribble_channels:
             seeds = carry_labels(np.asarray(scribbles, dtype=np.uint8), reference, target, pairing)
-            image = np.concatenate([image, scribble_planes(seeds, self.config.patch)], axis=1)
+            image = np.concatenate([image, scribble_planes(turn.apply(seeds), self.config.patch)], axis=1)
         labels = np.zeros((target.num_slices, *size), dtype=np.uint8)
         with torch.inference_mode():
             for start in range(0, target.num_slices, self.slices_per_batch):
@@ -131,4 +141,5 @@ class UNetMethod:
                     raise Cancelled()
                 batch = torch.from_numpy(np.ascontiguousarray(image[start:start + self.slices_per_batch]))
                 labels[start:start + len(batch)] = self.model(batch).argmax(1).numpy().astype(np.uint8)
-        return restore_slices(labels, target.shape[1:], "nearest").astype(np.uint8)
+        shown = turn.apply(np.zeros(target.shape[1:], dtype=np.uint8)[None]).shape[1:]
+        return turn.undo(restore_slices(labels, shown, "nearest")).astype(np.uint8)

@@ -32,6 +32,7 @@ from CrossMRLib.model.training import backward_step
 from CrossMRLib.organs import MAX_LABEL
 from CrossMRLib.scribbles.synth import stroke_in_mask
 
+from .orient import display_orientation
 from .unet import UNetConfig, build_unet, save_unet
 
 CHECKPOINT_MINUTES = 3.0
@@ -45,6 +46,17 @@ class TrainVolume:
     images: np.ndarray
     labels: np.ndarray
     spacing: tuple[float, float]  # (row, column) mm of a patch pixel
+
+
+def train_volume(volume, contrast: str) -> TrainVolume:
+    """One contrast of a `CrossMRLib.model.data.Volume`, in the display orientation the U-Net sees at
+    inference (`orient.py`): without it, generated studies stored RAS, LPS or LAS put the right kidney on
+    either side of the image."""
+    if contrast not in volume.geometry:
+        raise ValueError(f"{volume.name}: no geometry for {contrast!r}, so its orientation is unknown")
+    turn = display_orientation(volume.geometry[contrast][0])
+    return TrainVolume(volume.name, turn.apply(volume.images[contrast]), turn.apply(volume.labels[contrast]),
+                       turn.spacing(volume.spacing))
 
 
 class SliceSampler:
