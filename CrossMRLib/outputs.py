@@ -92,6 +92,7 @@ def run_record(result: StudyResult, volumes: list[VolumeRow] | None = None) -> d
             name: {"rule": p.rule, "reason": p.reason, "pairs": p.as_rows()} for name, p in result.pairings.items()
         },
         "segmented_together": [list(names) for names in result.together],
+        "series_with_strokes": list(result.stroked),
         "volumes": [asdict(row) for row in volumes or []],
         "warnings": list(result.warnings),
         "timings": dict(result.timings),

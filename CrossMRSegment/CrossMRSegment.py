@@ -93,6 +93,8 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.createScribblesButton.connect("clicked(bool)", self.onCreateScribbles)
         self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
         self.ui.showSeriesSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onShowSeries)
+        self.ui.paintCorrectionsButton.connect("clicked(bool)", self.onPaintCorrections)
+        self.ui.rerunSeriesButton.connect("clicked(bool)", self.onRerunSeries)
         self.ui.volumesTable.connect("cellClicked(int,int)", self.onVolumeRowClicked)
         self.ui.targetsListWidget.connect("itemChanged(QListWidgetItem*)", self.onTargetItemChanged)
         self.initializeParameterNode()
@@ -154,10 +156,14 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.updateTargetList()
 
     def _checkCanApply(self, caller=None, event=None) -> None:
+        shown = self.ui.showSeriesSelector.currentNode()
+        parameters = self._parameterNode
+        self.ui.paintCorrectionsButton.enabled = bool(shown) and not self._running
+        self.ui.rerunSeriesButton.enabled = bool(shown and parameters and parameters.referenceVolume
+                                                 and parameters.scribbleSegmentation) and not self._running
         if self._running:
             self.ui.applyButton.enabled = True
             return
-        parameters = self._parameterNode
         ready = bool(parameters and parameters.referenceVolume and parameters.scribbleSegmentation
                      and self.checkedTargets())
         self.ui.applyButton.enabled = ready
@@ -171,7 +177,14 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         reference = self._parameterNode.referenceVolume if self._parameterNode else None
         fillTargetList(self.ui.targetsListWidget, self.logic, reference, self._uncheckedTargetIDs)
+        self.updateStrokesStatus()
         self._checkCanApply()
+
+    def updateStrokesStatus(self) -> None:
+        """Tell which series have correction strokes."""
+        from CrossMRSegmentLib.strokes import strokesSummary
+
+        self.ui.strokesLabel.text = strokesSummary(self.logic.seriesWithStrokes())
 
     def onTargetItemChanged(self, item) -> None:
         from CrossMRSegmentLib.gui import rememberCheckState
@@ -217,6 +230,27 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onShowSeries(self, node) -> None:
         if node is not None:
             self.logic.showSeries(node)
+        self._checkCanApply()
+
+    def onPaintCorrections(self) -> None:
+        """Open the Segment Editor on the shown series' "<series> CrossMR strokes" (created on first use)."""
+        from CrossMRSegmentLib.gui import openSegmentEditor
+
+        series = self.ui.showSeriesSelector.currentNode()
+        if series is None:
+            self.ui.statusLabel.text = _("Choose the series to correct in 'Show series'.")
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not create the correction strokes."), waitCursor=True):
+            strokes = self.logic.correctionStrokesNode(series)
+            self.logic.showSeries(series)
+            openSegmentEditor(strokes, series)
+
+    def onRerunSeries(self) -> None:
+        """Re-segment only the shown series (with every correction stroke); only its result is replaced."""
+        series = self.ui.showSeriesSelector.currentNode()
+        if self._running or series is None:
+            return
+        self._start([series])
 
     def onApplyButton(self) -> None:
         if self._running:
@@ -225,6 +259,10 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._process.cancel()
             self.ui.statusLabel.text = _("Cancelling...")
             return
+        self._start(None)
+
+    def _start(self, only) -> None:
+        """Run every ticked series (`only` None) or re-run the series in `only`, in the background or here."""
         from CrossMRSegmentLib.install import ensureDependencies
 
         try:
@@ -240,7 +278,8 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.device = parameters.device
                 self.logic.joint = parameters.joint
                 targets = [self._resolveTarget(node) for node in self.checkedTargets()]
-                prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets)
+                prepared = self.logic.prepare(parameters.referenceVolume, parameters.scribbleSegmentation, targets,
+                                              only=only)
         except Exception as error:
             self._finish(None, None, error)
             return
@@ -292,12 +331,14 @@ class CrossMRSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 warnings = sorted({*prepared.warnings, *self.logic.lastWarnings, *warnings})
                 self._createdVolumes = []
                 self.ui.progressBar.value = 100
-                self.ui.showSeriesSelector.setCurrentNode(prepared.referenceVolume)
+                self.ui.showSeriesSelector.setCurrentNode(prepared.outputVolumes[0])
                 from CrossMRSegmentLib.gui import fillVolumesTable
 
                 fillVolumesTable(self.ui.volumesTable, self.logic.lastVolumes)
-                self.ui.statusLabel.text = "\n".join(
-                    [_("Segmented {count} series.").format(count=len(outputs)), *warnings])
+                done = _("Segmented {count} series.").format(count=len(outputs)) if prepared.only is None else _(
+                    "Re-segmented {names}; every other result was kept.").format(names=", ".join(prepared.only))
+                self.ui.statusLabel.text = "\n".join([done, *warnings])
+                self.updateStrokesStatus()
                 return
             except Exception as exc:
                 error = exc

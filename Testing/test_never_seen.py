@@ -79,7 +79,7 @@ def test_evaluation_scores_never_seen_weights_on_the_chaos_subjects(tmp_path, ca
     never = tiny_weights(tmp_path / "crossmr_never_seen.pt", [])
     out = tmp_path / "evaluation.json"
     args = ["--chaos", str(tmp_path / "chaos"), "--subjects", "33", "--phantom-seeds", "--no-growcut",
-            "--threads", "1", "--json", str(out), "--results", "-"]
+            "--threads", "1", "--json", str(out), "--results", "-", "--interaction-rounds", "0"]
     evaluate.main(args + ["--never-seen-weights", str(never)])
     entry = json.loads(out.read_text(encoding="utf-8"))["never_seen"]
     assert entry["measured"] and entry["chaos_dense"]["volumes"] == 1

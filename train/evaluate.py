@@ -10,7 +10,9 @@ with `train.py --no-chaos`), when the file exists, get the very same CHAOS scrib
 studies (seeds 1..5, never trained on), the paper's protocol: scribbles on T1w only, targets
 T2w/DWI/in-phase/opposed paired by position; the in- and opposed-phase echoes (one grid) are segmented
 together, as `crossmr segment` does by default (`--separate-series`: each on its own). DSC and NSD (liver
-5 mm, kidneys/spleen 3 mm) per organ, 3D per volume.
+5 mm, kidneys/spleen 3 mm) per organ, 3D per volume. (c) Interaction curves (`train/interaction.py`): a
+simulated user corrects the worst series one stroke per round, on the same generated studies and CHAOS
+subjects, CrossMR against Grow from seeds given the same strokes (`--interaction-rounds 0`: skipped).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from baselines.seeds import BACKGROUND_SEED  # noqa: E402
 from CrossMRLib.errors import InputError  # noqa: E402
 from never_seen import load_never_seen, real_image_subjects, skipped  # noqa: E402
 from recipes import NEVER_SEEN_COMMAND, NEVER_SEEN_WEIGHTS  # noqa: E402
+from interaction import render as render_interaction, run_interaction  # noqa: E402
 from results_page import render_page  # noqa: E402
 
 TARGET_CONTRASTS = ("t2w", "dwi", "inphase", "opposed")
@@ -161,6 +164,8 @@ def summarize(cases: dict) -> dict:
 def write_page(report: dict, results: str) -> int:
     """Write (unless `results` is '-') and print the results page of a JSON report."""
     text = render_page(report, NEVER_SEEN_COMMAND)
+    if report.get("interaction"):
+        text = text.rstrip("\n") + "\n\n" + render_interaction(report["interaction"])
     if results != "-":
         Path(results).write_text(text, encoding="utf-8")
     print(text)
@@ -182,6 +187,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--never-seen-weights", type=Path, default=NEVER_SEEN_WEIGHTS,
                    help="weights trained with train.py --no-chaos, scored on the CHAOS subjects when the file exists")
     p.add_argument("--no-never-seen", action="store_true", help="skip the never-seen weights")
+    p.add_argument("--interaction-rounds", type=int, default=5,
+                   help="rounds of the simulated correcting user (train/interaction.py); 0 skips the curves")
     p.add_argument("--results", default=str(ROOT / "docs" / "results.md"), help="markdown output ('-' = none)")
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "evaluation.json")
     p.add_argument("--from-json", type=Path, default=None,
@@ -232,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.phantom_seeds:
         phantoms = evaluate_phantoms(method, args.phantom_seeds, growcut, args.seed, log, not args.separate_series)
         report |= {f"phantom_{c}": summarize(phantoms[c]) for c in TARGET_CONTRASTS if phantoms[c]}
+    if args.interaction_rounds > 0:
+        chaos_subjects = list(args.subjects) if args.subjects and Path(args.chaos).exists() else []
+        report["interaction"] = run_interaction(method, args.interaction_rounds, args.phantom_seeds, chaos_subjects,
+                                                args.chaos, growcut, args.seed, log)
+        report["interaction"]["machine"] = f"{args.threads} CPU threads"
     report = json.loads(json.dumps(report))  # the page is written from exactly what the JSON holds
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
+import numpy as np
+
 from ..errors import InputError
-from ..io.readers import read_series
+from ..io.readers import read_series, series_name
 from ..series import Series
 
 
@@ -17,6 +21,33 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", dest="target_series", metavar="SERIES", nargs="+",
                         help="with --reference: target series by number or description, or 'all' (the default: every "
                              "other series but localisers, derived images and non-axial series)")
+
+
+def add_stroke_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--strokes SERIES FILE` (repeatable): correction strokes painted on any series."""
+    parser.add_argument("--strokes", nargs=2, action="append", metavar=("SERIES", "FILE"), default=[],
+                        help="correction strokes painted on SERIES (its name as in the outputs, or its input path), on "
+                             "its own grid: a labelmap (1 liver, 2 right kidney, 3 left kidney, 4 spleen, 255 erase: no "
+                             "organ here) or a .seg.nrrd (organ segments, 'background' = erase); repeatable")
+
+
+def read_stroke_files(pairs: list[list[str]], series: list[Series]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """({series name: strokes on its grid}, {series name: file}) from `--strokes SERIES FILE` pairs."""
+    from ..corrections.strokes import read_strokes
+
+    by_name = {s.name: s for s in series}
+    strokes: dict[str, np.ndarray] = {}
+    files: dict[str, str] = {}
+    for token, path in pairs:
+        name = token if token in by_name else series_name(Path(token)) if Path(token).exists() else token
+        if name not in by_name:
+            raise InputError(f"--strokes {token}: no series of this run is named so (series: "
+                             f"{', '.join(by_name)}); give one of these names")
+        if name in strokes:
+            raise InputError(f"--strokes {token}: given twice; paint all strokes of one series into one file")
+        strokes[name] = read_strokes(path, by_name[name])
+        files[name] = str(path)
+    return strokes, files
 
 
 def read_inputs(args: argparse.Namespace) -> tuple[Series, list[Series], dict]:

@@ -15,7 +15,7 @@ from ..outputs import DEFAULT_FORMATS, output_paths, parse_formats, run_record, 
 from ..pipeline import segment_study
 from ..scribbles.read import read_scribbles
 from ..volumes import consistency_warnings, volume_table
-from .inputs import add_selection_arguments, read_inputs
+from .inputs import add_selection_arguments, add_stroke_arguments, read_inputs, read_stroke_files
 
 
 def add_parser(subparsers) -> None:
@@ -31,6 +31,11 @@ def add_parser(subparsers) -> None:
                              "4 spleen) or a Slicer .seg.nrrd")
     parser.add_argument("targets", type=Path, nargs="*", help="other series of the same study")
     add_selection_arguments(parser)
+    add_stroke_arguments(parser)
+    parser.add_argument("--only", action="append", metavar="SERIES",
+                        help="re-segment only SERIES (its name as in the outputs; repeatable) and write only its "
+                             "outputs; series on one grid with it are segmented and written with it unless "
+                             "--separate-series")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     parser.add_argument("--weights", type=Path, help="model weights file (default: the shipped model)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores)")
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     with collect_warnings() as read_warnings:
         reference, targets, inputs = read_inputs(args)
         scribbles = read_scribbles(args.scribbles, reference)
+        strokes, stroke_files = read_stroke_files(args.strokes, [reference, *targets])
     if "dicom-seg" in formats:
         require_dicom_sources([reference, *targets])
     _check_outdir(args.out, [reference.name, *(t.name for t in targets)], args.overwrite, formats)
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = segment_study(reference, scribbles, targets, method=args.method, weights=args.weights,
                            threads=args.threads, progress=report, joint=not args.separate_series,
-                           device=args.device)
+                           device=args.device, strokes=strokes, only=args.only)
     result.warnings[:0] = read_warnings
     result.timings["load_s"] = round(load_s, 4)
     volumes = volume_table(result.labels, result.series, result.organs)
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         result.warnings.append(line)
     write_outputs(result, args.out, formats, volumes)
     record = run_record(result, volumes)
-    record["inputs"] = {**inputs, "scribbles": str(args.scribbles)}
+    record["inputs"] = {**inputs, "scribbles": str(args.scribbles), **({"strokes": stroke_files} if stroke_files else {})}
     record["timings"]["total_s"] = round(time.perf_counter() - start, 4)
     write_run_record(record, args.out)
     log.info("wrote %d series to %s in %.1f s", len(result.labels), args.out, record["timings"]["total_s"])

@@ -19,6 +19,8 @@ class Method(Protocol):
     weights_sha256: str | None
 
     def segment_target(self, reference: Series, scribbles: np.ndarray, target: Series, pairing: SlicePairing,
-                       cancel: CancelCallback | None = None) -> np.ndarray:
-        """uint8 (K, J, I) organ labels in `target`'s grid; `scribbles` is in `reference`'s grid."""
+                       cancel: CancelCallback | None = None, strokes: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (K, J, I) organ labels in `target`'s grid; `scribbles` is in `reference`'s grid, `strokes`
+        (correction strokes, `CrossMRLib/corrections/strokes.py`) in `target`'s. The pipeline passes `strokes`
+        only when the target has some."""
         ...

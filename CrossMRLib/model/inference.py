@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..errors import Cancelled
 from ..preprocess import normalize_intensity, resize_slices
 from .geometry import resample
-from .network import CrossMRNet, best_query_logits, probabilities_to_labels
+from .network import CrossMRNet, Features, best_query_logits, probabilities_to_labels
 
 TARGET_BATCH = 16
 NEIGHBOUR_WEIGHT = 0.5  # weight of each neighbouring slice's probabilities (the slice itself: 1)
@@ -134,6 +134,7 @@ class TokenCache:
 def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, organ_slices: np.ndarray,
                        out_shape: tuple[int, int], cancel: Callable[[], bool] | None = None,
                        to_reference: np.ndarray | None = None, to_target: np.ndarray | None = None,
+                       features: dict[int, Features] | None = None,
                        ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Per batch of target slices: (start, stop, probabilities (B, O, J, I), presence (B, O)), on the CPU.
 
@@ -146,6 +147,10 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
     Probabilities are the best query's mask per organ (zero for organs without scribbles); presence is
     the sigmoid of that organ's best query score (0 without scribbles). Batches without any scribbled
     organ are skipped (their labels stay empty).
+
+    `features` ({batch start: encoded batch}): the target batches' encoder outputs are looked up there and
+    stored there when missing, so a later call on the same target images (new strokes) encodes nothing.
+    `cache` may also be a token source with `gather_at(start, rows)` (keys other than -1 count as prompted).
     """
     model.eval()
     device = model_device(model)
@@ -155,15 +160,21 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
             raise Cancelled()
         stop = min(start + TARGET_BATCH, len(targets))
         rows = organ_slices[start:stop]
-        valid = torch.from_numpy(rows >= 0)
+        valid = torch.from_numpy(rows != -1)
         if not valid.any():
             continue
-        tokens = cache.gather(rows)
-        images = torch.from_numpy(targets[start:stop])[:, None].to(device)
-        if to_reference is not None:
-            images = resample(images, to_reference[start:stop], size)
+        tokens = cache.gather_at(start, rows) if hasattr(cache, "gather_at") else cache.gather(rows)
+        encoded = features.get(start) if features is not None else None
+        if encoded is None:
+            images = torch.from_numpy(targets[start:stop])[:, None].to(device)
+            if to_reference is not None:
+                images = resample(images, to_reference[start:stop], size)
+            with _autocast(device):
+                encoded = model.encode(images, project_mask=False)
+            if features is not None:
+                features[start] = encoded
         with _autocast(device):
-            pred = model.decode(model.encode(images, project_mask=False), tokens, final_only=True)[-1]
+            pred = model.decode(encoded, tokens, final_only=True)[-1]
         presence = torch.sigmoid(pred["scores"].float().max(-1).values).cpu() * valid
         logits = best_query_logits(pred).float()
         if to_target is None:

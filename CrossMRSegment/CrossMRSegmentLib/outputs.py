@@ -59,7 +59,7 @@ def removeNode(scene, node) -> None:
     scene.RemoveNode(node)
 
 
-def _newSegmentationNode(scene, volumeNode, name: str):
+def newSegmentationNode(scene, volumeNode, name: str):
     """A segmentation node in the scene whose reference geometry is `volumeNode` (same parent transform)."""
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
     node.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
@@ -72,8 +72,8 @@ def _newSegmentationNode(scene, volumeNode, name: str):
 
 def createScribbleNode(scene, referenceVolume, organs) -> object:
     """A segmentation on the reference geometry holding one empty segment per organ, ready to paint."""
-    node = _newSegmentationNode(scene, referenceVolume, scene.GenerateUniqueName(f"{referenceVolume.GetName()} "
-                                                                                 "CrossMR scribbles"))
+    node = newSegmentationNode(scene, referenceVolume, scene.GenerateUniqueName(f"{referenceVolume.GetName()} "
+                                                                                "CrossMR scribbles"))
     node.SetAttribute(SCRIBBLES_ATTRIBUTE, "1")
     for organ in organs:
         addOrganSegment(node, organ)
@@ -83,6 +83,7 @@ def createScribbleNode(scene, referenceVolume, organs) -> object:
 def replaceOutputs(scene, labelsByVolume: list[tuple[object, np.ndarray]], organLabels: list[int],
                    referenceVolume, method: str, keep=None) -> dict:
     """Write one output segmentation per (volume, labels); then remove the series' earlier CrossMR outputs.
+    Each output has a segment for every organ in `organLabels` (the scribbled ones) and every organ in its labels.
 
     All new nodes are created before anything old is removed; if writing fails the new nodes are removed
     again, so the scene is either fully updated or unchanged. `keep` (e.g. the scribble node) is never removed.
@@ -92,14 +93,15 @@ def replaceOutputs(scene, labelsByVolume: list[tuple[object, np.ndarray]], organ
     try:
         try:
             for volumeNode, labels in labelsByVolume:
-                node = _newSegmentationNode(scene, volumeNode, outputName(volumeNode))
+                node = newSegmentationNode(scene, volumeNode, outputName(volumeNode))
                 created[volumeNode.GetID()] = node
                 node.SetAttribute(OUTPUT_ATTRIBUTE, "1")
                 node.SetAttribute(SOURCE_ATTRIBUTE, volumeNode.GetID())
                 node.SetAttribute(REFERENCE_ATTRIBUTE, referenceVolume.GetID())
                 node.SetAttribute(METHOD_ATTRIBUTE, method)
                 node.SetNodeReferenceID(SOURCE_ROLE, volumeNode.GetID())
-                writeOrganSegments(node, labels, volumeNode, organLabels)
+                present = {int(v) for v in np.unique(labels) if v}  # + organs stroked on this series only
+                writeOrganSegments(node, labels, volumeNode, sorted(set(organLabels) | present))
         except Exception:
             for node in created.values():
                 removeNode(scene, node)
@@ -123,3 +125,28 @@ def showSeries(scene, volumeNode) -> None:
         display = node.GetDisplayNode()
         if display is not None:
             display.SetVisibility(volumeNode is not None and sourceVolumeOf(node) is volumeNode)
+
+
+def currentLabels(scene, volumeNode) -> np.ndarray | None:
+    """The series' CrossMR result as it is now (user edits included) as organ labels on its grid; None if none."""
+    from CrossMRLib.errors import InputError
+
+    from .segments import OffGridError, SegmentGridReader, segmentOrgan
+
+    nodes = outputNodes(scene, volumeNode)
+    if not nodes:
+        return None
+    reader = SegmentGridReader(nodes[-1], volumeNode, "result")
+    labels = np.zeros(reader.shape, dtype=np.uint8)
+    segmentation = nodes[-1].GetSegmentation()
+    for index in range(segmentation.GetNumberOfSegments()):
+        organ = segmentOrgan(segmentation.GetNthSegment(index))
+        if organ is None:
+            continue
+        try:
+            mask, _outside = reader.mask(segmentation.GetNthSegmentID(index))
+        except (OffGridError, InputError):  # a segment the user moved off the grid: left out of the table
+            continue
+        if mask is not None:
+            labels[mask & (labels == 0)] = organ.label
+    return labels

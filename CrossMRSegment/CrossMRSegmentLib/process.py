@@ -2,8 +2,9 @@
 
 The inputs of a `PreparedStudy` are written to a temporary folder as NIfTI, the CLI runs with
 `--progress`, its `PROGRESS <fraction> <message>` lines drive the GUI, and its
-`<series>.labels.nii.gz` outputs come back as {volumeNodeID: labels}. In Slicer the interpreter is
-PythonSlicer; Qt is imported only by `start()` (the non-blocking mode used by the widget).
+`<series>.labels.nii.gz` outputs come back as {volumeNodeID: labels}. Correction strokes go as
+`--strokes s<i> FILE` (a labelmap on that series' grid), a re-run of some series as `--only s<i>`. In Slicer
+the interpreter is PythonSlicer; Qt is imported only by `start()` (the non-blocking mode used by the widget).
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ class SegmentationProcess:
         command = [self.python, "-m", "CrossMRLib.cli", "segment", str(inputs[0]), str(scribbles),
                    *(str(p) for p in inputs[1:]), "-o", str(self._folder / "out"), "--progress",
                    "--method", self.method]
+        for index, series in enumerate(self.prepared.series):
+            strokes = self.prepared.strokes.get(series.name)
+            if strokes is not None:
+                path = write_labels_nifti(strokes, series, self._folder / f"s{index}.strokes.nii.gz")
+                command += ["--strokes", f"s{index}", str(path)]
+            if self.prepared.only is not None and series.name in self.prepared.only:
+                command += ["--only", f"s{index}"]
         if self.weights:
             command += ["--weights", str(self.weights)]
         if self.threads:
@@ -225,12 +233,16 @@ class SegmentationProcess:
         return self.readLabels(self._folder / "out")
 
     def readLabels(self, folder: Path) -> dict:
-        """{volumeNodeID: uint8 labels} from the CLI's `s<i>.labels.nii.gz` files (checked against each grid)."""
+        """{volumeNodeID: uint8 labels} from the CLI's `s<i>.labels.nii.gz` files (checked against each grid); each
+        series to write must have one (with `only`, the series segmented with them come back too)."""
         from CrossMRLib.io.readers import read_series
 
         labels = {}
+        required = {node.GetID() for node in self.prepared.outputVolumes}
         for index, (node, series) in enumerate(zip(self.prepared.volumes, self.prepared.series)):
             path = folder / f"s{index}.labels.nii.gz"
+            if not path.exists() and node.GetID() not in required:
+                continue
             if not path.exists():
                 raise RuntimeError(f"the CrossMR engine wrote no result for '{node.GetName()}' ({path.name})")
             result = read_series(path)

@@ -57,29 +57,68 @@ def _onLattice(sourceIjkToWorld: np.ndarray, referenceIjkToWorld: np.ndarray) ->
     return bool(np.abs(offset - np.round(offset)).max() <= 0.1)
 
 
+class OffGridError(Exception):
+    """A segment's voxels do not sit on the volume's voxel lattice (painted on another geometry)."""
+
+
+class SegmentGridReader:
+    """Reads the segments of one segmentation as (K, J, I) masks on one volume's voxel grid."""
+
+    def __init__(self, segmentationNode, volumeNode, role: str) -> None:
+        transformNode = segmentationNode.GetParentTransformNode()
+        if transformNode is not None and not transformNode.IsTransformToWorldLinear():
+            raise InputError(f"{role} segmentation {nodeLabel(segmentationNode)} is under a non-linear transform; "
+                             "harden the transform and run again")
+        self.node = segmentationNode
+        image = volumeNode.GetImageData()
+        self.ijkToWorld = ijkToWorld(volumeNode)
+        self.geometry = _orientedGeometry(image.GetExtent(), self.ijkToWorld)
+        self.shape = tuple(reversed(image.GetDimensions()))
+
+    def mask(self, segmentId: str) -> tuple[np.ndarray | None, int]:
+        """(mask of the segment on the grid, or None when it is empty; voxels left outside the grid).
+
+        Raises OffGridError when the segment was painted on another lattice.
+        """
+        import slicer
+        from vtk.util import numpy_support
+
+        segment = self.node.GetSegmentation().GetSegment(segmentId)
+        image = slicer.vtkOrientedImageData()
+        if not slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(
+                self.node, segmentId, image, True):
+            raise InputError(f"segment '{segment.GetName()}' of {nodeLabel(self.node)} has no labelmap; paint it "
+                             "with the Segment Editor")
+        extent = image.GetExtent()
+        if extent[1] < extent[0] or extent[3] < extent[2] or extent[5] < extent[4]:
+            return None, 0
+        total = int(np.count_nonzero(numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
+                                     == segment.GetLabelValue()))
+        if total == 0:
+            return None, 0
+        if not _onLattice(_imageToWorld(image), self.ijkToWorld):
+            raise OffGridError(segment.GetName())
+        resampled = slicer.vtkOrientedImageData()
+        if not slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
+                image, self.geometry, resampled, False, True):
+            raise RuntimeError(f"could not resample segment '{segment.GetName()}' into the volume's grid")
+        values = numpy_support.vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(self.shape)
+        mask = values == segment.GetLabelValue()
+        return mask, total - int(np.count_nonzero(mask))
+
+
 def scribbleLabelmap(segmentationNode, referenceVolume) -> tuple[np.ndarray, list[str]]:
     """Organ labelmap (uint8 (K, J, I), 1..4) of the scribble segments in the reference grid, and warnings.
 
     Raises InputError when no segment is an organ, the scribbles are empty, or they were painted on
     another grid than the reference volume's.
     """
-    import slicer
-    from vtk.util import numpy_support
-
     if segmentationNode is None:
         raise InputError("no scribble segmentation selected; press 'Create scribbles' and paint on the reference")
     segmentation = segmentationNode.GetSegmentation()
-    referenceImage = referenceVolume.GetImageData()
-    referenceIjk = ijkToWorld(referenceVolume)
-    reference = _orientedGeometry(referenceImage.GetExtent(), referenceIjk)
-    shape = tuple(reversed(referenceImage.GetDimensions()))
-    labels = np.zeros(shape, dtype=np.uint8)
+    reader = SegmentGridReader(segmentationNode, referenceVolume, "scribble")
+    labels = np.zeros(reader.shape, dtype=np.uint8)
     warnings, names, matched = [], [], 0
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    transformNode = segmentationNode.GetParentTransformNode()
-    if transformNode is not None and not transformNode.IsTransformToWorldLinear():
-        raise InputError(f"scribble segmentation {nodeLabel(segmentationNode)} is under a non-linear transform; "
-                         "harden the transform and run again")
     for index in range(segmentation.GetNumberOfSegments()):
         segmentId = segmentation.GetNthSegmentID(index)
         segment = segmentation.GetSegment(segmentId)
@@ -90,26 +129,16 @@ def scribbleLabelmap(segmentationNode, referenceVolume) -> tuple[np.ndarray, lis
                             "right kidney, left kidney or spleen")
             continue
         matched += 1
-        image = slicer.vtkOrientedImageData()
-        if not logic.GetSegmentBinaryLabelmapRepresentation(segmentationNode, segmentId, image, True):
-            raise InputError(f"segment '{segment.GetName()}' has no labelmap; paint it with the Segment Editor")
-        extent = image.GetExtent()
-        if extent[1] < extent[0] or extent[3] < extent[2] or extent[5] < extent[4]:
-            continue  # empty segment
-        if not _onLattice(_imageToWorld(image), referenceIjk):
+        try:
+            mask, outside = reader.mask(segmentId)
+        except OffGridError:
             raise InputError(
                 f"the scribbles in {nodeLabel(segmentationNode)} were painted on another geometry than the reference "
                 f"{nodeLabel(referenceVolume)}; select the volume you painted on as reference, or paint the scribbles "
-                "with the reference as source volume")
-        resampled = slicer.vtkOrientedImageData()
-        if not slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
-                image, reference, resampled, False, True):
-            raise RuntimeError(f"could not resample segment '{segment.GetName()}' into the reference grid")
-        values = numpy_support.vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(shape)
-        mask = values == segment.GetLabelValue()
-        total = int(np.count_nonzero(numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
-                                     == segment.GetLabelValue()))
-        if int(np.count_nonzero(mask)) < total:
+                "with the reference as source volume") from None
+        if mask is None:
+            continue  # empty segment
+        if outside:
             warnings.append(f"part of segment '{segment.GetName()}' lies outside the reference volume and is ignored")
         labels[mask & (labels == 0)] = organ.label
     if matched == 0:

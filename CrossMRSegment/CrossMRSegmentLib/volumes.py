@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
+
 
 def volumeRows(prepared, labelsByVolumeID: dict) -> list[dict]:
-    """Rows (dicts: volumeNodeID, series, organ, volume_ml, median_ml, deviation, cut_off, flagged), reference first."""
+    """Rows (dicts: volumeNodeID, series, organ, volume_ml, median_ml, deviation, cut_off, flagged), reference first;
+    series missing from `labelsByVolumeID` are left out."""
     from CrossMRLib.volumes import volume_table
 
     names = {node.GetID(): series.name for node, series in zip(prepared.volumes, prepared.series)}
-    labels = {names[node.GetID()]: labelsByVolumeID[node.GetID()] for node in prepared.volumes}
+    labels = {names[node.GetID()]: labelsByVolumeID[node.GetID()] for node in prepared.volumes
+              if node.GetID() in labelsByVolumeID}
     grids = {series.name: series for series in prepared.series}
     ids = {name: volumeID for volumeID, name in names.items()}
-    rows = volume_table(labels, grids, prepared.organLabels)
+    stroked = {int(v) for array in labels.values() for v in np.unique(array) if v}  # organs stroked on a target too
+    rows = volume_table(labels, grids, sorted(set(prepared.organLabels) | stroked))
     return [{"volumeNodeID": ids[row.series], **asdict(row)} for row in rows]
 
 
