@@ -51,7 +51,7 @@ class StudyResult:
     reference_name: str = ""
     device: str | None = None  # where the model ran ("cpu", "cuda"); None for other methods
     together: list[list[str]] = field(default_factory=list)  # series on one grid segmented together
-    organs: list[int] = field(default_factory=list)  # organ labels that had scribbles (the ones segmented)
+    organs: list[int] = field(default_factory=list)  # organ labels segmented: scribbled, or stroked on some series
     stroked: list[str] = field(default_factory=list)  # series that had correction strokes
 
 
@@ -95,7 +95,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
         groups = _selected(_groups(all_series, joint and hasattr(segmenter, "segment_targets")), only)
         count = sum(len(group) for group in groups)
         labels: dict[str, np.ndarray] = {}
-        done, together = 0, []
+        done, together, segmented = 0, [], set(present)
         for group in groups:
             if cancel is not None and cancel():
                 raise Cancelled()
@@ -106,6 +106,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
             drawn = merged([strokes.get(name) for name in names])
             extra = {} if drawn is None else {"strokes": drawn}  # no strokes: the very same call as before
             organs = present if drawn is None else sorted(set(present) | set(np.unique(positive(drawn)).tolist()) - {0})
+            segmented |= set(organs)
             if len(group) == 1:
                 results = [segmenter.segment_target(reference, scribbles, group[0], pairings[names[0]], cancel,
                                                     **extra)]
@@ -130,7 +131,7 @@ def segment_study(reference: Series, scribbles: np.ndarray, targets: Sequence[Se
     ran_on = getattr(segmenter, "device", None)
     return StudyResult(labels, {s.name: s for s in all_series}, pairings, segmenter.name,
                        getattr(segmenter, "weights_sha256", None), warnings, timings, reference.name,
-                       str(ran_on) if ran_on is not None else None, together, present,
+                       str(ran_on) if ran_on is not None else None, together, sorted(segmented),
                        [s.name for s in all_series if s.name in strokes])
 
 

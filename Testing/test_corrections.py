@@ -153,6 +153,8 @@ def test_cli_strokes_on_a_target_end_to_end(cli_study):
     assert (t2 == 4).sum() > 0.5 * (truth == 4).sum() and not (t1 == 4).any()  # the spleen on T2w alone
     record = json.loads((out / "crossmr_run.json").read_text())
     assert record["series_with_strokes"] == ["t2w"] and record["inputs"]["strokes"]["t2w"].endswith("t2w_strokes.nii.gz")
+    spleen = [row for row in (out / "volumes.csv").read_text().splitlines() if ",spleen," in row]
+    assert sorted(row.split(",")[0] for row in spleen) == ["t1w", "t2w"]  # an organ stroked on one series is listed
 
 
 def test_cli_bad_strokes_exit_2_with_one_line(cli_study, capsys):
