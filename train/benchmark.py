@@ -46,6 +46,7 @@ from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS, chaos_root  # no
 from train.baselines import cases as cases_mod  # noqa: E402
 from train.baselines import report, runner, summary  # noqa: E402
 from train.baselines.registration import SETTINGS as REGISTRATION_SETTINGS  # noqa: E402
+from train.baselines.setup_text import budget_rule, budget_text, setup_lines  # noqa: E402
 from train.baselines.unet import UNetConfig  # noqa: E402
 
 from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0  # noqa: E402
@@ -296,58 +297,6 @@ def run_all(args, p: dict, argv: list[str], run_id: str) -> None:
                                   run_id, loader_for(args, p, method), on_case=lambda _: bar.update(1))
 
 
-def setup_lines(args, p: dict, unet_meta: dict) -> list[str]:
-    lines = []
-    if p["sha"]:
-        m = p["meta"]
-        lines.append(f"CrossMR weights `{p['weights'].name}` sha256 {p['sha'][:16]}…, trained with protocol "
-                     f"{m.get('protocol', '?')}, {m.get('steps', '?')} steps, {m.get('minutes', '?')} min "
-                     f"(`{m.get('command', '?')}`).")
-    for method, meta in unet_meta.items():
-        c = meta["config"]
-        lines.append(f"{runner.ROW_NAMES[method]}: DynUNet patch {c['patch']}, features {c['base_filters']}.."
-                     f"{c['max_filters']}, batch {c['batch']}, {meta['steps']} steps in {meta['minutes']} min "
-                     f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(meta['volumes'])} training volumes.")
-    data = p["unet_data"]
-    phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
-    lines.append(f"U-Net training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
-                 f"seeds {phantoms} (T1w only).")
-    lines.append("Scribbles: CHAOS dense = a stroke per organ on every slice holding it, sparse = one slice per "
-                 "organ; generated studies: dense, on T1w only. On CHAOS (reference = target) Grow from seeds "
-                 "(a) and (b) are the same computation.")
-    lines.append(f"Registration rows (generated studies only; a CHAOS study holds one series): "
-                 f"{REGISTRATION_SETTINGS.key()}; SimpleITK threads = torch threads.")
-    lines.append(f"Methods run {'each in its own process' if args.isolate else 'one after another in one process'}; "
-                 f"{args.threads} torch threads.")
-    if args.smoke:
-        lines.append(f"Smoke: {SMOKE_SLICES} slices per study, U-Nets {SMOKE_UNET}.")
-    return lines
-
-
-def training_text(meta: dict) -> str:
-    """How a U-Net was trained: how many trainings ran at once, with how many torch threads each."""
-    if "torch_threads" not in meta:
-        return ""
-    return f", trained {meta['jobs']} at a time with {meta['torch_threads']} torch thread(s) each"
-
-
-def budget_text(config: UNetConfig) -> str:
-    """A U-Net's training budget in words."""
-    if config.max_steps:
-        return f"{config.max_steps} steps"
-    return f"{config.minutes:g} min of wall time"
-
-
-def budget_rule(args: argparse.Namespace, crossmr_meta: dict, budgets: list[str]) -> str:
-    """The training budget as the fairness rules state it."""
-    text = " / ".join(budgets)
-    if args.smoke or args.unet_minutes:
-        return text
-    return (f"{text}, a step budget sized to what CrossMR's training time ({crossmr_meta.get('minutes', '?')} min "
-            f"on 2 cores) bought a U-Net on this machine (1077-1151 steps in wall-clock-budgeted trainings); "
-            "steps rather than minutes so that a second run trains the same networks")
-
-
 def registration_calibration() -> dict | None:
     """The calibration record the registration settings were chosen by (None when there is none)."""
     from train.baselines.registration_calibrate import OUT
@@ -391,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
     budgets = sorted({budget_text(c) for c in p["unets"].values()})
     meta = {"command": f"{python_command()} train/benchmark.py " + " ".join(argv), "smoke": args.smoke, "notes": p["notes"],
-            "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta),
+            "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
             "unet_budget_text": budget_rule(args, p["meta"], budgets)}
     meta["summary"] = summary.SUMMARY_NAME
     if any(m in runner.REGISTRATION for ms in p["dataset_methods"].values() for m in ms):
