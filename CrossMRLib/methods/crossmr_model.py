@@ -72,6 +72,8 @@ class CrossMRModelMethod:
         self.refine = refine
         self._cache_key: tuple | None = None
         self._cache: TokenCache | None = None
+        self._features: OrderedDict = OrderedDict()  # encoder outputs per target series (`cache_features`)
+        self._feature_limit = 0
 
     def _reference_cache(self, reference: Series, scribbles: np.ndarray) -> TokenCache:
         key = (id(reference), reference.shape, hashlib.sha1(np.ascontiguousarray(scribbles).tobytes()).hexdigest(),
@@ -100,23 +102,17 @@ class CrossMRModelMethod:
         """Keep the encoder outputs of the last `series` target series (about 1.4 MB per slice) across calls,
         so re-running a series with new strokes encodes none of its slices (0: keep none, the default)."""
         self._feature_limit = int(series)
-        store = self._feature_store()
-        while len(store) > self._feature_limit:
-            store.popitem(last=False)
-
-    def _feature_store(self) -> OrderedDict:
-        if not hasattr(self, "_features"):
-            self._features: OrderedDict = OrderedDict()
-        return self._features
+        while len(self._features) > self._feature_limit:
+            self._features.popitem(last=False)
 
     def _target_features(self, target: Series, to_ref: np.ndarray | None) -> dict | None:
         """The encoder-output store of `target` in its current frame (None when features are not kept)."""
-        if getattr(self, "_feature_limit", 0) <= 0:
+        if self._feature_limit <= 0:
             return None
         key = (target.name, target.shape, target.ijk_to_ras.round(4).tobytes(),
                hashlib.sha1(np.ascontiguousarray(target.array[:, ::4, ::4]).tobytes()).hexdigest(),
                None if to_ref is None else np.asarray(to_ref).round(6).tobytes())
-        store = self._feature_store()
+        store = self._features
         if key not in store:
             store[key] = {}
             while len(store) > self._feature_limit:
