@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from CrossMRLib.io import write_labels_nifti, write_series_nifti
 from CrossMRLib.model.data import TRAIN_SUBJECTS, PairSampler, Volume
+from CrossMRLib.model.sources import BODIES_PER_SUBJECT, CHAOS_SHARE, SYNTHETIC_BODY_SHARE, training_volumes
 from CrossMRLib.phantom.anatomy import LABEL_OF_TISSUE
 from CrossMRLib.phantom.tissues import CODE
 from CrossMRLib.synth import RandomContrast, body_tissues, render
@@ -141,10 +142,39 @@ def test_no_chaos_training_never_reads_a_real_image(tmp_path, monkeypatch):
     common = ["--steps", "1", "--phantoms", "0", "--size", "32", "--chaos", str(tmp_path / "chaos"),
               "--out", str(tmp_path / "run"), "--no-calibrate"]
     volumes, opened = _volumes_seen_by_training([*common, "--no-chaos"], monkeypatch)
-    assert len(volumes) == len(TRAIN_SUBJECTS) and opened
+    assert len(volumes) == len(TRAIN_SUBJECTS) * BODIES_PER_SUBJECT and opened
     assert all(path.endswith("label.nii.gz") for path in opened), opened
     assert all(not vol.images and vol.tissues for vol in volumes)
     monkeypatch.undo()
     volumes, opened = _volumes_seen_by_training(common, monkeypatch)
     assert any(path.endswith("image.nii.gz") for path in opened)
     assert sum(bool(vol.images) for vol in volumes) == len(TRAIN_SUBJECTS)
+
+
+def _draw_shares(volumes: list[Volume], draws: int = 20000) -> dict[str, float]:
+    """Fraction of sampled pairs per source: real image, synthetic body, generated study."""
+    sampler = PairSampler(volumes, 32, seed=0)
+    counts = {"real": 0, "body": 0, "generated": 0}
+    for _ in range(draws):
+        vol = volumes[sampler.draw_volume()]
+        counts["generated" if vol.name.startswith("phantom") else "real" if vol.images else "body"] += 1
+    return {k: v / draws for k, v in counts.items()}
+
+
+def test_sources_get_the_recipe_shares_and_no_chaos_turns_real_pairs_into_synthetic_bodies(tmp_path, monkeypatch):
+    """The recipe's shares hold whatever the number of subjects and studies; leaving real images out gives
+    their pairs to synthetic bodies of the same label maps, not to the generated studies."""
+    import CrossMRLib.model.sources as sources
+
+    _fake_chaos(tmp_path / "chaos")
+    phantom = Volume("phantom_1000", {"t1w": np.zeros((2, 8, 8), np.float32)}, {"t1w": np.ones((2, 8, 8), np.uint8)},
+                     {"t1w": np.arange(2.0)}, (1.0, 1.0))
+    monkeypatch.setattr(sources, "load_phantoms", lambda count, *a: [phantom.__class__(**{**phantom.__dict__})
+                                                                      for _ in range(count)])
+    subjects = TRAIN_SUBJECTS[:3]
+    shares = _draw_shares(training_volumes(subjects, 7, 32, tmp_path / "chaos", None))
+    assert shares["real"] == pytest.approx(CHAOS_SHARE * (1 - SYNTHETIC_BODY_SHARE), abs=0.015)
+    assert shares["body"] == pytest.approx(CHAOS_SHARE * SYNTHETIC_BODY_SHARE, abs=0.015)
+    never_seen = _draw_shares(training_volumes(subjects, 7, 32, tmp_path / "chaos", None, no_chaos=True))
+    assert never_seen["real"] == 0 and never_seen["body"] == pytest.approx(CHAOS_SHARE, abs=0.015)
+    assert never_seen["generated"] == pytest.approx(shares["generated"], abs=0.015)

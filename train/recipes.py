@@ -9,10 +9,9 @@ TORCHRUN_PREFIX = "OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 "
 _TORCHRUN = TORCHRUN_PREFIX + "train/train.py --threads 1 "
 _RECIPE = "--steps 7400 --batch 6 --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16"
 
-# The shipped model's candidate recipe on all 15 CHAOS subjects (images and label maps), generated studies and
-# domain-randomised images. Not yet what made crossmr_model.pt (the model card gives that command and commit):
-# with --chaos-subjects train it scored below the shipped weights on every row of train/evaluate.py, the
-# generated studies by 0.04-0.11 (docs/experiments.md, runs/shipped_val), so it was not trained on all 15.
+# The shipped model's recipe on all 15 CHAOS subjects: real images, their label maps in synthetic bodies and
+# generated studies, in the shares of CrossMRLib/model/sources.py (real and physics-based pairs as in edbe8922's
+# recipe, a sixth of the pairs random contrasts). The model card gives the command and commit of the shipped file.
 SHIPPED_COMMAND = _TORCHRUN + _RECIPE + " --chaos-subjects all --out runs/shipped --export runs/shipped/crossmr_model.pt"
 # Evaluation only (crossmr_never_seen.pt): the same recipe with every real image left out (CHAOS label maps of the
 # training subjects in synthetic bodies, generated studies); validation subjects held out entirely.

@@ -7,7 +7,8 @@ series (slices far above or below the organs, where every organ is absent).
 
 Sources: real CHAOS T2-SPIR images; generated studies (their physics-based images, or, for RANDOMISED_SHARE of
 their pairs, two independent random contrasts rendered from their tissue maps); and CHAOS organ label maps in
-a synthetic body (`CrossMRLib.synth`), always rendered. Only `load_chaos` reads a real image.
+a synthetic body (`CrossMRLib.synth`), always rendered. Only `load_chaos` reads a real image. How often each
+volume is drawn is its `weight` (`CrossMRLib.model.sources` sets the recipe's shares).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CHAOS_SUBJECTS = ("01", "02", "03", "08", "10", "15", "21", "22", "31", "32", "3
 TRAIN_SUBJECTS = ("01", "02", "03", "08", "10", "15", "21", "22", "31", "32")  # fixed subject-level split
 VAL_SUBJECTS = ("33", "34", "37", "38", "39")
 CONTRASTS = ("t1w", "t2w", "dwi", "inphase", "opposed")
-RANDOMISED_SHARE = 0.5  # pairs of a generated study drawn as random contrasts of its tissue maps
+RANDOMISED_SHARE = 0.1  # pairs of a generated study drawn as random contrasts of its tissue maps
 BEYOND_END_SHARE = 0.15  # pairs whose target lies just past a scribbled organ's end (organ absent there)
 ANY_SLICE_SHARE = 0.1  # pairs whose target is any slice of the series, however far from the organs
 
@@ -54,6 +55,7 @@ class Volume:
     geometry: dict[str, tuple[np.ndarray, tuple[int, int]]] = field(default_factory=dict)  # ijk_to_ras, (J, I)
     organ_slices: dict[str, np.ndarray] = field(default_factory=dict)
     tissues: dict[str, np.ndarray] = field(default_factory=dict)  # tissue codes per contrast: random contrasts
+    weight: float = 1.0  # how often the sampler draws this volume, relative to the others
 
     def __post_init__(self) -> None:
         for c, lab in self.labels.items():
@@ -154,8 +156,18 @@ class PairSampler:
 
     def __init__(self, volumes: list[Volume], size: int = 128, seed: int = 0, strength: float = 1.0) -> None:
         self.volumes, self.size = volumes, size
+        weights = np.array([vol.weight for vol in volumes], dtype=np.float64)
+        if len(volumes) and (weights <= 0).any():
+            raise ValueError("every training volume needs a positive weight")
+        self.draw_p = None if len(set(weights.tolist())) <= 1 else weights / weights.sum()
         self.rng = np.random.default_rng(seed)
         self.augment = PairAugmenter(seed, strength)
+
+    def draw_volume(self) -> int:
+        """Index of the next pair's volume, drawn in proportion to the volumes' weights."""
+        if self.draw_p is None:
+            return int(self.rng.integers(len(self.volumes)))
+        return int(self.rng.choice(len(self.volumes), p=self.draw_p))
 
     def _contrasts(self, vol: Volume) -> tuple[str, str]:
         names = list(vol.labels)
@@ -212,7 +224,7 @@ class PairSampler:
 
     def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pair: reference (1, S, S), scribbles (O, S, S) bool, target (1, S, S), masks (O, S, S)."""
-        vol = self.volumes[self.rng.integers(len(self.volumes))]
+        vol = self.volumes[self.draw_volume()]
         ref_c, tgt_c = self._contrasts(vol)
         k_ref, k_tgt = self._slices(vol, ref_c, tgt_c)
         ref_lab, tgt_lab = vol.labels[ref_c][k_ref], vol.labels[tgt_c][k_tgt]
