@@ -64,6 +64,14 @@ def test_never_seen_rows_sit_under_the_shipped_chaos_rows_with_their_means():
     assert "not measured" not in "\n".join(lines) and "cdcdcdcd" in "\n".join(lines)
 
 
+def test_never_seen_weights_of_an_earlier_recipe_are_said_to_measure_that_recipe():
+    """The never-seen row stands for today's recipe only when the weights record today's source shares."""
+    from CrossMRLib.model.sources import recipe_shares
+
+    assert "earlier recipe" in render_page(report(MEASURED), "CMD")  # weights without recorded shares
+    assert "earlier recipe" not in render_page(report({**MEASURED, "source_shares": recipe_shares()}), "CMD")
+
+
 def test_absent_never_seen_row_says_not_measured_and_why_without_numbers():
     absent = {"weights": "Resources/Models/crossmr_never_seen.pt", "measured": False,
               "reason": "Resources/Models/crossmr_never_seen.pt does not exist"}

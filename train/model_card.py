@@ -21,6 +21,7 @@ from CrossMRLib.model.weights import WEIGHTS_FILE, file_sha256  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 from recipes import MODELS, NEVER_SEEN_COMMAND, NEVER_SEEN_COMMIT, SHIPPED_COMMAND, TORCHRUN_PREFIX  # noqa: E402
 from never_seen import label_map_subjects, real_image_subjects  # noqa: E402
+from CrossMRLib.model.sources import recipe_shares  # noqa: E402
 from results_page import chaos_trained_on, never_seen_measured, organ_rows  # noqa: E402
 
 
@@ -50,11 +51,19 @@ def chaos_data(meta: dict) -> str:
                    "random contrasts (no image voxel; docs/architecture.md)")
 
 
+def source_shares(meta: dict) -> dict[str, float]:
+    """The recipe's shares of training pairs, as recorded in the weights (else those of this code)."""
+    return meta.get("source_shares") or recipe_shares()
+
+
 def randomised(meta: dict) -> str:
-    """The domain-randomised half of the generated pairs, for weights trained with it."""
+    """The shares of the sources and of the domain-randomised pairs, for weights trained with them."""
     if "chaos_label_subjects" not in meta:
         return ""
-    return " (half of their pairs rendered as two random contrasts of each series' tissue map)"
+    shares = source_shares(meta)
+    return (f" ({shares['generated_random']:.0%} of their pairs rendered as two random contrasts of each series' "
+            f"tissue map). Pairs: CHAOS subjects {shares['chaos']:.0%} ({shares['synthetic_body']:.0%} of them as "
+            f"synthetic bodies), generated studies {1 - shares['chaos']:.0%}")
 
 
 def chaos_limit(report: dict) -> str:

@@ -43,7 +43,8 @@ def load_never_seen(path: Path, refine: bool = True) -> tuple[CrossMRModelMethod
                          "contrast; train it with `train/train.py --no-chaos` or pass --no-never-seen")
     return method, {"weights": shown(path), "measured": True, "sha256": method.weights_sha256,
                     "command": method.meta.get("command", ""),
-                    "chaos_label_subjects": label_map_subjects(method.meta)}
+                    "chaos_label_subjects": label_map_subjects(method.meta),
+                    "source_shares": method.meta.get("source_shares")}
 
 
 def skipped(reason: str, path: Path) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from CrossMRLib.model.sources import recipe_shares  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
 from evaluation_setup import CAVEATS, SETUP  # noqa: E402
 
@@ -115,7 +116,10 @@ def never_seen_sentence(report: dict, command: str) -> str:
         shapes = sorted(set(report.get("chaos_subjects", [])) & set(entry.get("chaos_label_subjects", [])))
         shapes_text = (f" Its synthetic bodies were built from the organ label maps of subjects {' '.join(shapes)}: "
                        "their anatomy was in training, their images were not." if shapes else "")
-        return f"{what} (sha256 `{entry['sha256']}`). It is not used by the product.{shapes_text}"
+        recipe = ("" if entry.get("source_shares") == recipe_shares() else
+                  " They were trained with an earlier recipe's source shares (not those of "
+                  "CrossMRLib/model/sources.py today): the rows measure that recipe.")
+        return f"{what} (sha256 `{entry['sha256']}`). It is not used by the product.{shapes_text}{recipe}"
     reason = entry.get("reason", "this evaluation predates the never-seen weights")
     return f"{what}; they were not measured here: {reason}. Train that file with `{command}`."
 

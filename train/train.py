@@ -1,7 +1,8 @@
 """Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo, or on one CUDA GPU).
 
 Shipped weights (Resources/Models/MODEL_CARD.md): real CHAOS images and label maps of all 15 subjects, 24
-generated studies, and domain-randomised images (docs/results.md); two processes of one thread each:
+generated studies, and domain-randomised images (shares: CrossMRLib/model/sources.py); two processes of one
+thread each:
     OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --batch 6 \
         --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16 --chaos-subjects all \
         --out runs/shipped --export runs/shipped/crossmr_model.pt
@@ -35,7 +36,7 @@ from CrossMRLib.errors import InputError  # noqa: E402
 from CrossMRLib.model.calibration import CALIBRATION_SEEDS  # noqa: E402
 from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import CHAOS_SUBJECTS, TRAIN_SUBJECTS, chaos_root  # noqa: E402
-from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0, training_volumes  # noqa: E402
+from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0, recipe_shares, training_volumes  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, cpu_has_native_bf16, init_distributed, train  # noqa: E402
 
 SUBJECT_SETS = {"train": TRAIN_SUBJECTS, "all": CHAOS_SUBJECTS}  # "all": the shipped weights (no CHAOS held out)
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                              model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "chaos_image_subjects": [] if args.no_chaos else list(subjects), "chaos_label_subjects": list(subjects),
-            "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else []}
+            "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else [],
+            "source_shares": recipe_shares()}
     try:
         train(settings, volumes, log, args.export if rank == 0 else None, meta)
     except InputError as exc:  # e.g. resuming --ema from a run without it: one line, no traceback

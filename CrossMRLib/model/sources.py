@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import Volume, load_chaos, load_chaos_masks, phantom_volume
+from .data import RANDOMISED_SHARE, Volume, load_chaos, load_chaos_masks, phantom_volume
 
 PHANTOM_TRAIN_SEED0 = 1000  # training phantoms use seeds 1000+; evaluation uses 1..5, never trained on
 CHAOS_SHARE = 0.45  # pairs drawn from CHAOS subjects (real image or synthetic body); the rest: generated studies
@@ -53,3 +53,8 @@ def training_volumes(subjects: tuple[str, ...], phantoms: int, size: int, chaos:
         vol.weight = (1.0 - chaos_share) / phantoms
         volumes.append(vol)
     return volumes
+
+
+def recipe_shares() -> dict[str, float]:
+    """The shares of this code's recipe, as train.py records them in the weights."""
+    return {"chaos": CHAOS_SHARE, "synthetic_body": SYNTHETIC_BODY_SHARE, "generated_random": RANDOMISED_SHARE}
