@@ -24,10 +24,12 @@ def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kj
     spacing = np.asarray(spacing_kji, dtype=float)
     out = labels.copy()
     structure = np.ones((3, 3, 3), bool)
+    boxes = ndimage.find_objects(labels)  # the pieces of an organ lie in its bounding box: label only that
     for organ in np.unique(labels):
         if organ == 0:
             continue
-        pieces, count = ndimage.label(labels == organ, structure=structure)
+        box = boxes[int(organ) - 1]
+        pieces, count = ndimage.label(labels[box] == organ, structure=structure)
         if count <= 1:
             continue
         seed_points = np.argwhere(seeds == organ) * spacing
@@ -36,15 +38,15 @@ def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kj
             keep = [int(np.argmax(sizes)) + 1]
         else:
             tree = cKDTree(seed_points)
-            voxels = np.argwhere(pieces > 0)
+            voxels = np.argwhere(pieces > 0) + np.array([b.start for b in box])
             # only "within near_mm?" matters unless no piece is: a bounded search prunes the tree
             distance, _ = tree.query(voxels * spacing, k=1, distance_upper_bound=near_mm * (1 + 1e-9))
             if not np.isfinite(distance).any():
                 distance, _ = tree.query(voxels * spacing, k=1)
             nearest = np.full(count + 1, np.inf)
-            np.minimum.at(nearest, pieces[tuple(voxels.T)], distance)
+            np.minimum.at(nearest, pieces[pieces > 0], distance)
             keep = [p for p in range(1, count + 1) if nearest[p] <= near_mm] or [int(np.argmin(nearest[1:])) + 1]
-        out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
+        out[box][(pieces > 0) & ~np.isin(pieces, keep)] = 0
     return out
 
 
