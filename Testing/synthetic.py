@@ -47,3 +47,9 @@ def make_series(name: str, shape_kji=(20, 64, 64), spacing=(5.0, 5.0, 6.0), orig
     image = np.vectorize(values.get)(labels).astype(np.float32)
     image += np.random.default_rng(seed).normal(0, noise, image.shape).astype(np.float32)
     return Series(image * 1000, matrix, name), Series(labels, matrix, name + "_labels")
+
+
+def noise_series(name: str, seed: int, shape_kji, spacing=(4.0, 4.0, 6.0), origin=(0.0, 0.0, 0.0)) -> Series:
+    """A series of uniform noise in [0, 100) on an axis-aligned grid: the model's input, no anatomy."""
+    rng = np.random.default_rng(seed)
+    return Series(rng.random(shape_kji).astype(np.float32) * 100, make_ijk_to_ras(spacing, origin), name)

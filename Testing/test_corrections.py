@@ -21,15 +21,14 @@ from CrossMRLib.model.config import ModelConfig
 from CrossMRLib.model.network import CrossMRNet
 from CrossMRLib.model.weights import save_weights
 from CrossMRLib.pipeline import segment_study
-from CrossMRLib.series import Series, make_ijk_to_ras
-from synthetic import make_series
+from CrossMRLib.series import Series
+from synthetic import make_series, noise_series
 
 TINY = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
 
 
 def _series(name: str, seed: int, shape=(12, 40, 48), spacing=(4.0, 4.0, 6.0), origin=(0.0, 0.0, 0.0)) -> Series:
-    rng = np.random.default_rng(seed)
-    return Series(rng.random(shape).astype(np.float32) * 100, make_ijk_to_ras(spacing, origin), name)
+    return noise_series(name, seed, shape, spacing, origin)
 
 
 def _scribbles(shape) -> np.ndarray:

@@ -18,7 +18,8 @@ from CrossMRLib.model.network import CrossMRNet
 from CrossMRLib.model.weights import save_weights
 from CrossMRLib.pairing import pair_slices
 from CrossMRLib.pipeline import segment_study
-from CrossMRLib.series import Series, make_ijk_to_ras, same_grid_groups
+from CrossMRLib.series import Series, same_grid_groups
+from synthetic import noise_series
 
 TINY = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
 SPACING = (4.0, 4.0, 6.0)
@@ -38,8 +39,7 @@ def method(weights) -> CrossMRModelMethod:
 
 
 def _series(name: str, seed: int, origin=(0.0, 0.0, 0.0), spacing=SPACING, shape=(6, 40, 48)) -> Series:
-    rng = np.random.default_rng(seed)
-    return Series(rng.random(shape).astype(np.float32) * 100, make_ijk_to_ras(spacing, origin), name)
+    return noise_series(name, seed, shape, spacing, origin)
 
 
 def _scribbles(shape) -> np.ndarray:

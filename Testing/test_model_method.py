@@ -14,6 +14,7 @@ from CrossMRLib.model.network import CrossMRNet
 from CrossMRLib.model.weights import save_weights
 from CrossMRLib.pairing import identity_pairing, pair_slices
 from CrossMRLib.series import Series, make_ijk_to_ras
+from synthetic import noise_series
 
 TINY = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
 
@@ -27,8 +28,7 @@ def method(tmp_path_factory) -> CrossMRModelMethod:
 
 
 def _series(name: str, shape, spacing, seed: int) -> Series:
-    rng = np.random.default_rng(seed)
-    return Series(rng.random(shape).astype(np.float32) * 100, make_ijk_to_ras(spacing, (0, 0, 0)), name)
+    return noise_series(name, seed, shape, spacing)
 
 
 def _scribbles(shape) -> np.ndarray:
