@@ -24,11 +24,10 @@ def keep_components_near_seeds(labels: np.ndarray, seeds: np.ndarray, spacing_kj
     spacing = np.asarray(spacing_kji, dtype=float)
     out = labels.copy()
     structure = np.ones((3, 3, 3), bool)
-    boxes = ndimage.find_objects(labels)  # the pieces of an organ lie in its bounding box: label only that
-    for organ in np.unique(labels):
-        if organ == 0:
+    # the pieces of an organ lie in its bounding box: label only that
+    for organ, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
             continue
-        box = boxes[int(organ) - 1]
         pieces, count = ndimage.label(labels[box] == organ, structure=structure)
         if count <= 1:
             continue
