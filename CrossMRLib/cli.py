@@ -26,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _commands() -> dict:
     """Sub-command modules by name (imported lazily so `crossmr --help` stays quick)."""
-    from .commands import batch, demo, segment, series
-    from .phantom import command as phantom
+    from .commands import batch, demo, phantom, segment, series
 
     return {"series": series, "segment": segment, "batch": batch, "phantom": phantom, "demo": demo}
 

@@ -162,3 +162,16 @@ def test_the_device_option_runs_on_the_cpu_and_a_missing_gpu_is_a_one_line_error
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "no CUDA GPU" in err and "--device cpu" in err
         assert not (folder / "out_cuda").exists()
+
+
+def test_the_command_line_starts_without_torch_or_the_phantom_generator():
+    """`crossmr --help` and every command's argument errors answer before the heavy imports: torch and
+    the study generator load only in the command that needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from CrossMRLib.cli import build_parser; build_parser(); "
+            "bad = [m for m in ('torch', 'monai', 'CrossMRLib.phantom.study') "
+            "if m in sys.modules]; print(', '.join(bad)); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

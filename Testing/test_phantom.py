@@ -194,7 +194,7 @@ def test_unsupported_field_strength_is_a_user_error():
 
 
 def test_cli_writes_studies_and_preview_with_identical_bytes_for_same_seed(normal, tmp_path):
-    from CrossMRLib.phantom.command import add_parser, run
+    from CrossMRLib.commands.phantom import add_parser, run
 
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))

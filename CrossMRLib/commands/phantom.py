@@ -38,8 +38,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the studies; returns the exit code (0)."""
-    from .preview import contact_sheet
-    from .study import generate_study, write_study
+    from ..phantom.preview import contact_sheet
+    from ..phantom.study import generate_study, write_study
 
     if args.count < 1:
         raise InputError(f"--count {args.count} must be at least 1")
@@ -85,7 +85,7 @@ def write_sample_scribbles(study, folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point: `python -m CrossMRLib.phantom.command --out DIR ...`."""
+    """Stand-alone entry point: `python -m CrossMRLib.commands.phantom --out DIR ...`."""
     import sys
 
     parser = argparse.ArgumentParser(prog="crossmr phantom", description=HELP)
