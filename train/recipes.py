@@ -18,4 +18,4 @@ SHIPPED_COMMAND = _TORCHRUN + _RECIPE + " --chaos-subjects all --out runs/shippe
 # training subjects in synthetic bodies, generated studies); validation subjects held out entirely.
 NEVER_SEEN_COMMAND = (_TORCHRUN + _RECIPE + " --no-chaos --out runs/never_seen "
                       "--export runs/never_seen/crossmr_never_seen.pt")
-NEVER_SEEN_COMMIT = "487b421"  # the code that trained the committed crossmr_never_seen.pt (docs/experiments.md)
+NEVER_SEEN_COMMIT = "7efc260"  # the code that trained the committed crossmr_never_seen.pt (docs/experiments.md)
