@@ -3,8 +3,10 @@
 Intensity (MONAI): the target gets a random chain of contrast changes (random monotone remap via
 histogram shift, non-monotone remap, per-organ contrast changes, inversion, gamma, scaling), bias field,
 Gibbs ringing, Gaussian/Rician noise, blur and DWI-like down-sampling; the reference only light noise,
-gamma and bias. Geometry (torch): a shared random flip/affine for both, plus a small extra shift,
-scale and rotation of the target only, because paired slices of real series never line up exactly.
+gamma and bias. Geometry (torch): a shared random flip/affine for both, with a smooth random deformation
+(SynthSeg's nonlinear spatial augmentation: organs of shapes and extents no training subject has), plus a
+small extra shift, scale and rotation of the target only, because paired slices of real series never line
+up exactly.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from monai.data import get_track_meta, set_track_meta
 from monai.transforms import (IntensityRemap, RandAdjustContrast, RandBiasField, RandGaussianNoise,
                               RandGaussianSmooth, RandGibbsNoise, RandHistogramShift, RandIntensityRemap, RandRicianNoise,
                               RandSimulateLowResolution)
+
+
+DEFORM_SHARE = 0.7  # of the shared geometric changes, those with a smooth deformation
+DEFORM_STD = 0.08  # largest std of the control points' displacements per unit of their spacing (image = 2 units)
 
 
 def _rescale(image: np.ndarray) -> np.ndarray:
@@ -143,19 +149,34 @@ class PairAugmenter:
         rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
         return np.concatenate([rot @ np.diag([1 / s * aspect, 1 / s / aspect]), t[:, None]], axis=1)
 
-    def geometry(self, images: torch.Tensor, labels: torch.Tensor, shared: bool) -> tuple[np.ndarray, bool, bool]:
-        """Draw one geometric change: a (2, 3) affine plus flips. `shared`: large (both images) or small
-        (target-only offset). Apply with `warp`."""
+    def deformation(self, shape: tuple[int, int]) -> torch.Tensor:
+        """A smooth random displacement field (H, W, 2) in normalised coordinates: Gaussian displacements on a
+        coarse grid of 3-6 control points a side, upsampled bicubically (std up to `DEFORM_STD` times the
+        control spacing, small enough that the field does not fold)."""
+        n = int(self.rng.integers(3, 7))
+        std = self.rng.uniform(0.0, DEFORM_STD) * 2.0 / (n - 1)  # finer grids move less: no fold-over
+        coarse = torch.from_numpy(self.rng.normal(0.0, std, (1, 2, n, n)).astype(np.float32))
+        field = F.interpolate(coarse, size=tuple(shape), mode="bicubic", align_corners=True)[0]
+        return field.permute(1, 2, 0).contiguous()
+
+    def geometry(self, images: torch.Tensor, labels: torch.Tensor,
+                 shared: bool) -> tuple[np.ndarray, bool, bool, torch.Tensor | None]:
+        """Draw one geometric change: a (2, 3) affine, flips and a deformation field (or None). `shared`: large,
+        deformed (both images) or small (target-only offset). Apply with `warp`."""
         if shared:
-            return self._affine(0.08, (0.85, 1.2), 12.0), self._chance(0.25), self._chance(0.1)
-        return self._affine(0.05, (0.92, 1.08), 8.0), False, False
+            field = self.deformation(tuple(images.shape[-2:])) if self._chance(DEFORM_SHARE) else None
+            return self._affine(0.08, (0.85, 1.2), 12.0), self._chance(0.25), self._chance(0.1), field
+        return self._affine(0.05, (0.92, 1.08), 8.0), False, False, None
 
 
 def warp(image: torch.Tensor, labels: torch.Tensor, affine: np.ndarray, flip_x: bool = False,
-         flip_y: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply an affine (output -> input, normalised coords) and flips to (1, H, W) image and (H, W) labels."""
+         flip_y: bool = False, field: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply an affine (output -> input, normalised coords) plus a displacement `field` (H, W, 2) and flips
+    to (1, H, W) image and (H, W) labels."""
     theta = torch.as_tensor(affine, dtype=torch.float32)[None]
     grid = F.affine_grid(theta, [1, 1, *image.shape[-2:]], align_corners=False)
+    if field is not None:
+        grid = grid + field[None]
     out = F.grid_sample(image[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
     lab = F.grid_sample(labels[None, None].float(), grid, mode="nearest", padding_mode="zeros",
                         align_corners=False)[0, 0].to(labels.dtype)

@@ -238,11 +238,11 @@ class PairSampler:
                 tgt_t = resample(tgt_t[None], theta[None], size)[0]
                 tgt_l = resample(tgt_l[None, None].float(), theta[None], size, "nearest")[0, 0].long()
         if self.rng.random() < 0.7:
-            affine, fx, fy = self.augment.geometry(ref_t, ref_l, shared=True)
-            ref_t, ref_l = warp(ref_t, ref_l, affine, fx, fy)
-            tgt_t, tgt_l = warp(tgt_t, tgt_l, affine, fx, fy)
+            affine, fx, fy, field = self.augment.geometry(ref_t, ref_l, shared=True)
+            ref_t, ref_l = warp(ref_t, ref_l, affine, fx, fy, field)
+            tgt_t, tgt_l = warp(tgt_t, tgt_l, affine, fx, fy, field)
         if self.rng.random() < 0.7:
-            affine, _, _ = self.augment.geometry(tgt_t, tgt_l, shared=False)
+            affine, _, _, _ = self.augment.geometry(tgt_t, tgt_l, shared=False)
             tgt_t, tgt_l = warp(tgt_t, tgt_l, affine)
         scribbles = torch.zeros(MAX_LABEL, self.size, self.size, dtype=torch.bool)
         ref_np = ref_l.numpy()

@@ -85,13 +85,13 @@ class SliceSampler:
             image = self.augment.reference_intensity(image)
         img_t, lab_t = torch.from_numpy(image)[None], torch.from_numpy(labels.astype(np.int64))
         if self.rng.random() < 0.7:
-            affine, _, _ = self.augment.geometry(img_t, lab_t, shared=True)
-            img_t, lab_t = warp(img_t, lab_t, affine)
+            affine, _, _, field = self.augment.geometry(img_t, lab_t, shared=True)
+            img_t, lab_t = warp(img_t, lab_t, affine, field=field)
         channels = [img_t]
         if self.config.scribble_channels:
             channels.append(self._scribbles(lab_t.numpy(), vol.spacing))
         if self.rng.random() < 0.7:  # carried scribbles never sit exactly where the target organ is
-            affine, _, _ = self.augment.geometry(img_t, lab_t, shared=False)
+            affine, _, _, _ = self.augment.geometry(img_t, lab_t, shared=False)
             channels[0], lab_t = warp(channels[0], lab_t, affine)
         return torch.cat(channels), lab_t[None]
 
