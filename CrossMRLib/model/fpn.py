@@ -30,7 +30,7 @@ class FPN(nn.Module):
         super().__init__()
         if mask_branch not in MASK_BRANCHES:
             raise ValueError(f"mask_branch must be one of {MASK_BRANCHES}, not {mask_branch!r}")
-        wide = _conv if mask_branch == "full" else (lambda cin, cout: _separable(cin, cout))
+        wide = _conv if mask_branch == "full" else _separable
         self.lateral = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
         self.smooth = nn.ModuleList(_conv(dim, dim) for _ in in_channels)
         self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), wide(dim // 2, dim))
