@@ -30,6 +30,20 @@ def test_the_stroke_lies_in_the_largest_error_region_on_its_largest_slice():
     assert interaction.error_stroke(truth, truth, (6.0, 1.5, 1.5)) is None
 
 
+def test_the_ceiling_fixes_the_largest_error_region_of_the_worst_series_each_round():
+    truth = np.zeros((6, 40, 40), np.uint8)
+    truth[:, 5:35, 5:20] = 1
+    good = truth.copy()
+    good[0, 5:8, 5:8] = 0  # 9 voxels missed
+    bad = truth.copy()
+    bad[1:3, 5:35, 5:12] = 0  # 420 voxels missed ...
+    bad[4, 30:36, 25:35] = 4  # ... and 60 extra spleen voxels
+    scores = interaction.ceiling({"a": good, "b": bad}, {"a": truth, "b": truth}, 3)
+    assert scores[0]["b"] < scores[1]["b"] < 1.0 and scores[1]["a"] == scores[0]["a"]  # the missed liver first
+    assert scores[2]["b"] == 1.0 and scores[3]["a"] == 1.0  # then the spleen; then the other series
+    assert interaction.largest_error_region(truth, truth) is None
+
+
 def test_curves_rounds_to_thresholds_and_the_table():
     runs = {"a": [{"model": {"dwi": 0.85}}, {"model": {"dwi": 0.93}}, {"model": {"dwi": 0.96}}],
             "b": [{"model": {"dwi": 0.89}}, {"model": {"dwi": 0.89}}, {"model": {"dwi": 0.94}}]}
@@ -49,5 +63,6 @@ def test_the_simulated_user_corrects_the_worst_series_only():
     truths = {"t1w": ref_truth.array, "t2w": t2_truth.array}
     run = interaction.simulate(ref, scribbles, [t2], truths, 1, "region-growing", log=lambda m: None)["rounds"]
     assert len(run) == 2 and run[1]["corrected"] == min(run[0]["model"], key=run[0]["model"].get)
+    assert run[0]["ceiling"] == run[0]["model"] and min(run[1]["ceiling"].values()) >= min(run[0]["model"].values())
     other = "t1w" if run[1]["corrected"] == "t2w" else "t2w"
     assert run[1]["model"][other] == run[0]["model"][other] and run[1]["seconds"] > 0

@@ -8,7 +8,9 @@ run the user looks at the series with the lowest mean DSC, takes its largest 3D 
 missed part or extra part), and draws one short straight stroke through the middle of that region on the
 slice where it is largest: the organ's label for a missed part, an erase stroke (255) for an extra part.
 Only that series is re-run (`CorrectionSession.correct`). Grow from seeds gets the very same strokes as
-seeds on that series (erase strokes as background seeds). Deterministic for a given --seed.
+seeds on that series (erase strokes as background seeds). The 'ceiling' rows are a perfect corrector under the
+same protocol: each round it sets the whole error region the stroke points at to the truth. Deterministic for a
+given --seed.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ def mean_dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([dice(pred == o, truth == o) for o in ORGANS]))
 
 
-def error_stroke(pred: np.ndarray, truth: np.ndarray, spacing_kji) -> np.ndarray | None:
-    """One simulated stroke (uint8 labelmap on the series' grid) in the largest 3D error region, on the slice
-    where that region is largest; None when the result is perfect."""
+def largest_error_region(pred: np.ndarray, truth: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """(stroke value, mask) of the largest 3D error region over the organs: a missed part of an organ (value:
+    the organ) or an extra part (value: `ERASE`); None when the result is perfect."""
     best, best_size = None, 0
     for organ in ORGANS:
         for value, wrong in ((organ, (truth == organ) & (pred != organ)), (ERASE, (pred == organ) & (truth != organ))):
@@ -54,6 +56,13 @@ def error_stroke(pred: np.ndarray, truth: np.ndarray, spacing_kji) -> np.ndarray
             sizes = np.bincount(pieces.ravel())[1:]
             if sizes.max() > best_size:
                 best_size, best = int(sizes.max()), (value, pieces == int(np.argmax(sizes)) + 1)
+    return best
+
+
+def error_stroke(pred: np.ndarray, truth: np.ndarray, spacing_kji) -> np.ndarray | None:
+    """One simulated stroke (uint8 labelmap on the series' grid) in the largest 3D error region, on the slice
+    where that region is largest; None when the result is perfect."""
+    best = largest_error_region(pred, truth)
     if best is None:
         return None
     value, region = best
@@ -90,6 +99,24 @@ def _line_in(region: np.ndarray, spacing_ji) -> np.ndarray:
     return out
 
 
+def ceiling(labels: dict[str, np.ndarray], truths: dict[str, np.ndarray], rounds: int) -> list[dict[str, float]]:
+    """Mean DSC per round (0..`rounds`) of a perfect corrector under the same protocol: each round the worst
+    series' largest error region (the one the stroke is drawn in) is set to the truth, whole, and nothing else
+    changes. No correction that acts on that region alone can do better; the table shows it as the ceiling."""
+    current = {n: labels[n].copy() for n in truths}
+    scores = {n: mean_dice(current[n], truths[n]) for n in truths}
+    out = [dict(scores)]
+    for _ in range(rounds):
+        worst = min(scores, key=scores.get)
+        found = largest_error_region(current[worst], truths[worst])
+        if found is not None:
+            region = found[1]
+            current[worst][region] = truths[worst][region]
+            scores[worst] = mean_dice(current[worst], truths[worst])
+        out.append(dict(scores))
+    return out
+
+
 def initial_scribbles(truth: np.ndarray, spacing_ijk, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The evaluation's dense scribbles and Grow-from-seeds seeds (train/evaluate.py `scribbles_for`)."""
     from evaluate import scribbles_for
@@ -107,11 +134,13 @@ def simulate(reference, scribbles, targets, truths: dict, rounds: int, method, g
     scores = {n: mean_dice(session.labels[n], truths[n]) for n in truths}
     grown = _grow_all(series, reference, growcut_seeds, session.strokes, truths) if growcut_seeds is not None else None
     history = [{"model": dict(scores), **({"growcut": dict(grown)} if grown else {})}]
+    ideal = ceiling(session.labels, truths, rounds)
+    history[0]["ceiling"] = ideal[0]
     for r in range(1, rounds + 1):
         worst = min(scores, key=scores.get)
         stroke = error_stroke(session.labels[worst], truths[worst], series[worst].spacing[::-1])
         if stroke is None:
-            history.append(dict(history[-1], corrected=None))
+            history.append(dict(history[-1], corrected=None, ceiling=ideal[r]))
             continue
         painted = session.strokes.get(worst, np.zeros(series[worst].shape, np.uint8)).copy()
         painted[stroke > 0] = stroke[stroke > 0]
@@ -122,7 +151,8 @@ def simulate(reference, scribbles, targets, truths: dict, rounds: int, method, g
             if name in truths:
                 scores[name] = mean_dice(session.labels[name], truths[name])
         entry = {"model": dict(scores), "corrected": worst, "stroke": "erase" if stroke.max() == ERASE else "organ",
-                 "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "slices": int(series[worst].num_slices)}
+                 "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "slices": int(series[worst].num_slices),
+                 "ceiling": ideal[r]}
         if grown is not None:
             grown.update(_grow_all({n: series[n] for n in result.labels if n in truths}, reference, growcut_seeds,
                                    session.strokes, truths, pairings=result.pairings))
@@ -217,14 +247,16 @@ def render(report: dict) -> str:
              f"Simulated user (`train/interaction.py`): after each run one stroke in the largest error region of the "
              f"worst series (missed part: an organ stroke; extra part: an erase stroke), that series re-run. Mean "
              f"DSC per round (round 0: no correction); 'rounds to' = first round whose mean reaches the "
-             f"threshold ('-': not within {report['rounds']} rounds). Grow from seeds gets the same strokes.", ""]
+             f"threshold ('-': not within {report['rounds']} rounds). Grow from seeds gets the same strokes. 'ceiling': a "
+             f"perfect corrector that sets the whole error region the stroke points at to the truth each round (no "
+             f"correction of that region alone can do better).", ""]
     for data, title in (("phantom", "generated studies " + " ".join(map(str, report.get("studies", [])))),
                         ("chaos", "CHAOS T2-SPIR " + " ".join(report.get("chaos_subjects", [])))):
         if data not in report:
             continue
         lines += [f"**{title}**", "", "| series | method | " + " | ".join(f"round {r}" for r in range(report["rounds"] + 1))
                   + " | rounds to 0.90 | rounds to 0.95 |", "|---|---|" + "---|" * (report["rounds"] + 3)]
-        for who, name in (("model", "CrossMR"), ("growcut", "Grow from seeds")):
+        for who, name in (("model", "CrossMR"), ("growcut", "Grow from seeds"), ("ceiling", "ceiling")):
             for contrast, row in report[data].get(who, {}).items():
                 to = [row["rounds_to"][k] for k in ("0.90", "0.95")]
                 lines.append(f"| {contrast} | {name} | " + " | ".join(f"{v:.3f}" for v in row["mean_dice"]) + " | "
@@ -266,7 +298,8 @@ def summarized(report: dict) -> dict:
     """`report` with its curves, correction times and corrected series computed from its "histories"."""
     histories = report["histories"]
     for data, runs in histories.items():
-        report[data] = {who: curves(runs, who) for who in ("model", "growcut") if all(who in r[0] for r in runs.values())}
+        report[data] = {who: curves(runs, who) for who in ("model", "growcut", "ceiling")
+                        if all(who in r[0] for r in runs.values())}
         report[data]["seconds"] = [r["seconds"] for rs in runs.values() for r in rs[1:] if "seconds" in r]
         report[data]["cpu_seconds"] = [r["cpu_seconds"] for rs in runs.values() for r in rs[1:] if "cpu_seconds" in r]
         report[data]["corrected"] = {label: [r.get("corrected") for r in rs[1:]] for label, rs in runs.items()}
