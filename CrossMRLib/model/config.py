@@ -20,7 +20,6 @@ class ModelConfig:
     num_points: int = 12  # scribble points sampled per organ (plus one mean-pooled token)
     decoder_rounds: int = 1  # passes over the three decoder levels (stride 32, 16, 8)
     num_organs: int = NUM_ORGANS
-    mask_branch: str = "full"  # stride-2 mask convolutions: "full" 3x3, or "separable" (depthwise 3x3 + 1x1)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

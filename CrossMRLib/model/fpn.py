@@ -7,34 +7,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
-MASK_BRANCHES = ("full", "separable")
-
-
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.GroupNorm(8, cout), nn.GELU())
 
 
-def _separable(cin: int, cout: int) -> nn.Sequential:
-    """A 3x3 depthwise + 1x1 convolution in place of a full 3x3 one: about a tenth of its work at 64 channels."""
-    return nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False),
-                         nn.GroupNorm(8, cout), nn.GELU())
-
-
 class FPN(nn.Module):
-    """Top-down pyramid over the encoder stages, plus a shallow full-resolution branch for sharp masks.
+    """Top-down pyramid over the encoder stages, plus a shallow full-resolution branch for sharp masks."""
 
-    `mask_branch`: the stride-2 branch's two 3x3 convolutions at `dim` channels ("full", two thirds of a
-    target slice's encoding work at input 144) or their depthwise-separable form ("separable")."""
-
-    def __init__(self, in_channels: list[int], dim: int, mask_branch: str = "full") -> None:
+    def __init__(self, in_channels: list[int], dim: int) -> None:
         super().__init__()
-        if mask_branch not in MASK_BRANCHES:
-            raise ValueError(f"mask_branch must be one of {MASK_BRANCHES}, not {mask_branch!r}")
-        wide = _conv if mask_branch == "full" else _separable
         self.lateral = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
         self.smooth = nn.ModuleList(_conv(dim, dim) for _ in in_channels)
-        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), wide(dim // 2, dim))
-        self.mask_out = nn.Sequential(wide(dim, dim), nn.Conv2d(dim, dim, 1))
+        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim))
+        self.mask_out = nn.Sequential(_conv(dim, dim), nn.Conv2d(dim, dim, 1))
 
     @property
     def mask_projection(self) -> nn.Conv2d:
