@@ -133,9 +133,8 @@ def simulate(reference, scribbles, targets, truths: dict, rounds: int, method, g
     session.run()
     scores = {n: mean_dice(session.labels[n], truths[n]) for n in truths}
     grown = _grow_all(series, reference, growcut_seeds, session.strokes, truths) if growcut_seeds is not None else None
-    history = [{"model": dict(scores), **({"growcut": dict(grown)} if grown else {})}]
     ideal = ceiling(session.labels, truths, rounds)
-    history[0]["ceiling"] = ideal[0]
+    history = [{"model": dict(scores), "ceiling": ideal[0], **({"growcut": dict(grown)} if grown else {})}]
     for r in range(1, rounds + 1):
         worst = min(scores, key=scores.get)
         stroke = error_stroke(session.labels[worst], truths[worst], series[worst].spacing[::-1])
