@@ -22,8 +22,8 @@ from monai.transforms import (IntensityRemap, RandAdjustContrast, RandBiasField,
                               RandSimulateLowResolution)
 
 
-DEFORM_SHARE = 0.9  # of the shared geometric changes, those with a smooth deformation
-DEFORM_STD = 0.12  # largest std of the control points' displacements per unit of their spacing (image = 2 units)
+DEFORM_SHARE = 0.7  # of the shared geometric changes, those with a smooth deformation
+DEFORM_STD = 0.08  # largest std of the control points' displacements per unit of their spacing (image = 2 units)
 
 
 def _rescale(image: np.ndarray) -> np.ndarray:
