@@ -32,7 +32,7 @@ from CrossMRLib.series import Series
 from .orient import display_orientation
 
 MIN_FEATURE_MAP = 4  # nnU-Net stops pooling at this size
-UNET_VERSION = 2  # 2: slices in display orientation (version 1 saw raw storage order); part of the cache key
+UNET_VERSION = 3  # 3: AdamW (2: SGD; 1 saw raw storage order); part of the cache key
 PLAIN_ROW = "U-Net (MONAI DynUNet, nnU-Net 2D topology)"
 SCRIBBLE_ROW = "U-Net + scribble channels (MONAI DynUNet, nnU-Net 2D topology)"
 
@@ -46,8 +46,8 @@ class UNetConfig:
     base_filters: int = 32
     max_filters: int = 512
     batch: int = 8
-    lr: float = 1e-2  # SGD, momentum 0.99 (Nesterov), poly decay, as nnU-Net
-    weight_decay: float = 3e-5
+    lr: float = 1e-3  # AdamW, poly decay (nnU-Net's SGD learned only the liver in this budget: unet_train.py)
+    weight_decay: float = 1e-4
     max_steps: int | None = 1100  # the step budget: same steps, same network, run after run
     minutes: float | None = None  # a wall-clock budget instead (not reproducible: steps depend on load)
     seed: int = 0
