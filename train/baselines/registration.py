@@ -10,11 +10,13 @@ for the breath-hold differences, two resolution levels each, on copies of both s
 Settings (`SETTINGS`) are chosen on generated calibration studies (seeds 6-10, never a benchmark study) by
 `python -m train.baselines.registration_calibrate --threads 1`, which writes registration_calibration.json
 (shown in the "Registration settings" section of docs/benchmarks.md). True labels carried, mean DSC over
-T2w, DWI, in- and opposed-phase, seeds 6 / 7: no registration (by position) 0.936 / 0.935; rigid only
-0.948 / 0.943 (1.9 / 1.6 CPU s per target, 1 thread); rigid + B-spline (80 mm mesh, 30 iterations, 5 %
-sampling) 0.935 / 0.926, worse than rigid alone (T2w 0.904 / 0.893 against 0.952 / 0.948) and slower (its
-times were taken as wall time on a loaded machine, so they are not quoted). So `SETTINGS` is rigid only; the B-spline stage stays available (`bspline_iterations`) and
-the calibration's other candidates, and seeds 8-10, are still to be run.
+T2w, DWI, in- and opposed-phase and seeds 6-10 (CPU s per target, 1 thread): no registration (by position)
+0.940; rigid only 0.952 (1.3 s); rigid + B-spline 80 mm mesh, 30 iterations 0.936 (29 s); 50 mm, 30 it
+0.911 (68 s); 80 mm, 60 it, 10 % sampling 0.932 (83 s). Every B-spline gains at most 0.003 on in-phase and
+loses on T2w (0.864-0.910 against 0.951) and DWI (0.893-0.921 against 0.946); our reading, not checked
+further: across contrasts, mutual information lets the deformation follow contrast differences rather
+than anatomy. So `SETTINGS` is rigid only;
+the B-spline stage stays for the calibration's candidates (`bspline_iterations`).
 """
 
 from __future__ import annotations
