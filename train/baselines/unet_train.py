@@ -3,14 +3,10 @@
 nnU-Net's recipe where it applies on CPU: Dice + cross-entropy on every deep-supervision output
 (weights 1/2^i, normalised), poly learning-rate decay (exponent 0.9) over the budget, gradient-norm
 clipping at 12. The optimiser is AdamW (lr 1e-3), not nnU-Net's SGD with Nesterov momentum 0.99: that
-one is made for nnU-Net's 250,000 iterations, and in this budget it learned the liver only, the picture
-of the earlier benchmark's scribble-free row (DSC 0 on both kidneys and the spleen). Measured 2026-12-06,
-scribble-free U-Net at patch 144 on this training data, 400 steps, CHAOS validation DSC liver / right
-kidney / left kidney / spleen: SGD 0.614 / 0 / 0 / 0 (0 for the three at steps 100, 200, 300, 400),
-AdamW 0.828 / 0.827 / 0.665 / 0.729.
-The budget is a number of steps, so a second training
-with the same settings and thread count gives the same weights bit for bit (learning rate, sampled
-slices and augmentation depend on the step only; a resumed training continues the same streams).
+one is made for nnU-Net's 250,000 iterations, and in this budget it learned the liver only (DSC 0 on both
+kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark baselines"). The budget is a
+number of steps, so a second training with the same settings and thread count gives the same weights
+bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed training continues the same streams).
 A wall-clock budget (`minutes`, no `max_steps`) is available but gives a different network each time.
 Slices are drawn from the organs' slice range (+-3 slices). Augmentation is CrossMR's
 (`CrossMRLib.model.augment.PairAugmenter`), so both see the same augmentation: with probability 0.5 the
