@@ -6,7 +6,8 @@ clipping at 12. The optimiser is AdamW (lr 1e-3), not nnU-Net's SGD with Nestero
 one is made for nnU-Net's 250,000 iterations, and in this budget it learned the liver only (DSC 0 on both
 kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark baselines"). The budget is a
 number of steps, so a second training with the same settings and thread count gives the same weights
-bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed training continues the same streams).
+bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed
+training continues the same streams).
 A wall-clock budget (`minutes`, no `max_steps`) is available but gives a different network each time.
 Slices are drawn from the organs' slice range (+-3 slices). Augmentation is CrossMR's
 (`CrossMRLib.model.augment.PairAugmenter`), so both see the same augmentation: with probability 0.5 the
