@@ -32,7 +32,7 @@ from CrossMRLib.series import Series
 from .orient import display_orientation
 
 MIN_FEATURE_MAP = 4  # nnU-Net stops pooling at this size
-UNET_VERSION = 3  # 3: AdamW (2: SGD; 1 saw raw storage order); part of the cache key
+UNET_VERSION = 4  # 4: bfloat16 autocast (3: float32 AdamW; 2: SGD; 1 saw raw storage order); part of the cache key
 PLAIN_ROW = "U-Net (MONAI DynUNet, nnU-Net 2D topology)"
 SCRIBBLE_ROW = "U-Net + scribble channels (MONAI DynUNet, nnU-Net 2D topology)"
 
