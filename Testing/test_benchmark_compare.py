@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from train.baselines.report import MethodResult
-from train.baselines.summary import compare, load_summary, summarise, write_summary
+from train.baselines.summary import compare, comparison_page, load_summary, summarise, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,6 +96,17 @@ def test_cli_verdict_page_and_exit_status(tmp_path):
     changed = run_cli(str(a), str(b))
     assert changed.returncode == 1
     assert "phantom: CrossMR t2w 1 DSC: 0.920 -> 0.970" in changed.stdout
+
+
+def test_the_page_says_whether_the_second_run_retrained_its_u_nets():
+    unet = {"row": "U-Net", "weights": "ab12", "steps": 1100, "minutes": 75.0, "taken_from": None}
+    first = summarise(results(), "cmd", {"unet": unet})
+    retrained = summarise(results(run="r2"), "cmd", {"unet": {**unet, "minutes": 80.0}})
+    page = comparison_page(first, retrained, *compare(first, retrained))
+    assert "- U-Net: the same weights (digest ab12 / ab12); trained in each run (1100 steps: 75.0 / 80.0 min)." in page
+    copied = summarise(results(run="r2"), "cmd", {"unet": {**unet, "weights": "cd34", "taken_from": "cache/x"}})
+    page = comparison_page(first, copied, *compare(first, copied))
+    assert "**different weights** (digest ab12 / cd34); the second run took them from cache/x (not retrained)" in page
 
 
 def test_cli_bad_input_is_one_line(tmp_path):

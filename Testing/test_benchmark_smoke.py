@@ -117,3 +117,24 @@ def test_smoke_benchmark_reports_every_method_and_resumes(tmp_path):
     again = rerun_in_process(tmp_path)
     assert "Results from 1 run(s)" in page and "Results from 1 run(s)" in again  # nothing recomputed
     assert table_rows(again, "score") == rows
+    copied = unets_taken_from(tmp_path)  # a second run that copies the trained U-Nets says so
+    assert copied["unets"] and all(u["taken_from"] == str(tmp_path / "cache") for u in copied["unets"].values())
+    assert {m: u["weights"] for m, u in copied["unets"].items()} == {m: u["weights"] for m, u in summary["unets"].items()}
+    assert (tmp_path / "report2" / "benchmarks.md").read_text().count("(not retrained in this run)") == 2
+
+
+def unets_taken_from(tmp_path: Path) -> dict:
+    """`--unet-from`: the U-Nets of the first cache reused by a second one (U-Net rows only); a cache without
+    them is refused before any work."""
+    import importlib.util
+
+    from CrossMRLib.errors import InputError
+
+    spec = importlib.util.spec_from_file_location("crossmr_benchmark_2", ROOT / "train" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    common = ["--smoke", "--threads", "1", "--methods", "unet", "unet-scribble", "--cache", str(tmp_path / "cache2")]
+    with pytest.raises(InputError, match="no trained U-Net .* there"):
+        module.main([*common, "--unet-from", str(tmp_path / "empty"), "--out", str(tmp_path / "report2")])
+    assert module.main([*common, "--unet-from", str(tmp_path / "cache"), "--out", str(tmp_path / "report2")]) == 0
+    return load_summary(tmp_path / "report2" / SUMMARY_NAME)

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -47,7 +48,7 @@ from train.baselines import cases as cases_mod  # noqa: E402
 from train.baselines import report, runner, summary  # noqa: E402
 from train.baselines.registration import SETTINGS as REGISTRATION_SETTINGS  # noqa: E402
 from train.baselines.setup_text import budget_rule, budget_text, setup_lines  # noqa: E402
-from train.baselines.unet import UNetConfig  # noqa: E402
+from train.baselines.unet import UNetConfig, weights_digest  # noqa: E402
 
 from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0  # noqa: E402
 # The U-Nets' step budget: what CrossMR's training time (78 min on 2 cores) bought them on the benchmark
@@ -77,6 +78,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="train the U-Nets for this many minutes instead of --unet-steps (not reproducible)")
     p.add_argument("--unet-phantoms", type=int, default=None,
                    help="generated training studies for the U-Nets (default: as many as CrossMR used)")
+    p.add_argument("--unet-from", type=Path, default=None, metavar="CACHE",
+                   help="copy the trained U-Nets from another run's --cache instead of training them (a second "
+                        "run when the trainings do not fit the time; the page and summary say so)")
     p.add_argument("--train-jobs", type=int, default=None,
                    help="U-Nets trained at once, each in its own process with threads/jobs torch threads "
                         "(default: 2 on 2+ cores, 1 with --smoke); a number of steps gives the same network "
@@ -257,6 +261,21 @@ def train_one_unet(args, p: dict, method: str, position: int = 0) -> None:
                    meta_extra={"torch_threads": training_threads(args), "jobs": args.train_jobs})
 
 
+def copy_unets(args, p: dict) -> None:
+    """`--unet-from`: the plan's U-Nets copied from another run's cache (InputError when one is missing)."""
+    for method in p["unets"]:
+        mine = unet_weights(args, p, method)
+        source = args.unet_from / mine.relative_to(args.cache)
+        if not source.is_file() or not (source.parent / "meta.json").is_file():
+            raise InputError(f"--unet-from {args.unet_from}: no trained {runner.ROW_NAMES[method]} there "
+                             f"({source.relative_to(args.unet_from)}); run benchmark.py with --cache "
+                             f"{args.unet_from} and the same settings first")
+        if not mine.exists():
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source.parent / "meta.json", mine.parent / "meta.json")
+            shutil.copy2(source, mine)
+
+
 def train_unets(args, p: dict, argv: list[str]) -> dict:
     """Train the U-Nets that are not cached yet, `--train-jobs` at a time, each in its own process."""
     todo = [m for m in p["unets"] if not unet_weights(args, p, m).exists()]
@@ -273,7 +292,16 @@ def train_unets(args, p: dict, argv: list[str]) -> dict:
             if failed:
                 raise SystemExit(f"error: training {', '.join(failed)} failed (see its output above); "
                                  "run the same command again to resume")
-    return {m: json.loads((unet_weights(args, p, m).parent / "meta.json").read_text()) for m in p["unets"]}
+    taken = {"taken_from": str(args.unet_from)} if args.unet_from else {}
+    return {m: {**json.loads((unet_weights(args, p, m).parent / "meta.json").read_text()), **taken}
+            for m in p["unets"]}
+
+
+def unet_record(args, p: dict, unet_meta: dict) -> dict:
+    """Per U-Net, what the summary keeps: row, weights digest, steps, minutes, where it came from."""
+    return {m: {"row": runner.ROW_NAMES[m], "weights": weights_digest(unet_weights(args, p, m)),
+                "steps": meta["steps"], "minutes": meta["minutes"], "taken_from": meta.get("taken_from")}
+            for m, meta in unet_meta.items()}
 
 
 def run_all(args, p: dict, argv: list[str], run_id: str) -> None:
@@ -326,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     p = plan(args)
     if not p["datasets"]:
         raise InputError("no data set to run: CHAOS is missing and no generated studies were asked for")
+    if args.unet_from:
+        copy_unets(args, p)
     for dataset in p["datasets"]:
         for study in tqdm(p["studies"][dataset], desc=f"cases {dataset}", leave=False):
             cases_mod.get_case(dataset, study, p["cases"], args.chaos, p["smoke_slices"])
@@ -347,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["registration"] = REGISTRATION_SETTINGS.key()
         meta["registration_calibration"] = registration_calibration()
     page = report.write_report(data, args.out, meta)
-    numbers = summary.write_summary(data, args.out, meta["command"])
+    numbers = summary.write_summary(data, args.out, meta["command"], unet_record(args, p, unet_meta))
     tqdm.write(f"wrote {page} and {numbers}")
     return 0
 

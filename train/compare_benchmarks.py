@@ -4,6 +4,10 @@
     .venv/bin/python train/compare_benchmarks.py docs/benchmark_results.json \
         docs/benchmark_rerun/benchmark_results.json --out docs/benchmark_reproducibility.md
 
+When retraining the U-Nets does not fit the time, add `--unet-from cache/benchmark/full` to the second run:
+it copies the first run's trained U-Nets (the page and this comparison say so). Their training is
+deterministic for a step budget (Testing/test_unet_training.py), so that leaves out only the retraining.
+
 Prints (and with --out writes) the mean DSC of every method on every contrast in both runs, the verdict
 per number (rules in train/baselines/summary.py) and every number outside noise. Exit status 0 when all
 agree, 1 when some do not, 2 for unreadable input.

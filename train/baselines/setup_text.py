@@ -40,9 +40,10 @@ def setup_lines(args: argparse.Namespace, p: dict, unet_meta: dict, smoke_slices
 
 def training_text(meta: dict) -> str:
     """How a U-Net was trained: how many trainings ran at once, with how many torch threads each."""
+    taken = f", taken from {meta['taken_from']} (not retrained in this run)" if meta.get("taken_from") else ""
     if "torch_threads" not in meta:
-        return ""
-    return f", trained {meta['jobs']} at a time with {meta['torch_threads']} torch thread(s) each"
+        return taken
+    return f", trained {meta['jobs']} at a time with {meta['torch_threads']} torch thread(s) each{taken}"
 
 
 def budget_text(config: UNetConfig) -> str:

@@ -35,8 +35,9 @@ def _stats(values: list[float]) -> dict:
             "n": len(values)}
 
 
-def summarise(data: dict[str, list[MethodResult]], command: str) -> dict:
-    """The run's numbers (what the page shows, with counts) as a JSON-able dict."""
+def summarise(data: dict[str, list[MethodResult]], command: str, unets: dict | None = None) -> dict:
+    """The run's numbers (what the page shows, with counts) as a JSON-able dict; `unets`: per U-Net method,
+    its row, weights digest, steps, minutes and `taken_from` (the cache it was copied from, or None)."""
     datasets: dict = {}
     runs = set()
     for dataset, results in data.items():
@@ -59,13 +60,14 @@ def summarise(data: dict[str, list[MethodResult]], command: str) -> dict:
                                  "peak_studies": r.memory.get("studies")}
         if methods:
             datasets[dataset] = methods
-    return {"version": SUMMARY_VERSION, "command": command, "runs": sorted(runs), "datasets": datasets}
+    return {"version": SUMMARY_VERSION, "command": command, "runs": sorted(runs), "datasets": datasets,
+            "unets": unets or {}}
 
 
-def write_summary(data: dict[str, list[MethodResult]], out_dir: Path, command: str) -> Path:
+def write_summary(data: dict[str, list[MethodResult]], out_dir: Path, command: str, unets: dict | None = None) -> Path:
     path = Path(out_dir) / SUMMARY_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summarise(data, command), indent=1) + "\n")
+    path.write_text(json.dumps(summarise(data, command, unets), indent=1) + "\n")
     return path
 
 
@@ -170,9 +172,22 @@ def comparison_page(first: dict, second: dict, checks: list[Check], missing: lis
         if c.what.endswith(f" {MEAN_KEY} DSC"):
             lines.append(f"| {c.dataset} | {rows[c.method]} | {c.what.split()[0]} | {c.first:.3f} | "
                          f"{c.second:.3f} | {c.second - c.first:+.3f} | {c.tolerance} | {'yes' if c.ok else '**no**'} |")
+    lines += unet_lines(first.get("unets", {}), second.get("unets", {}))
     lines += ["", "## Outside noise", ""]
     lines += [f"- {c.dataset}: {rows[c.method]} {c.what}: {c.first:.3f} -> {c.second:.3f} "
               f"(tolerance {c.tolerance})" for c in bad] or ["None."]
     if missing:
         lines += ["", "## Not compared", ""] + [f"- {m}" for m in missing]
     return "\n".join(lines) + "\n"
+
+
+def unet_lines(first: dict, second: dict) -> list[str]:
+    """Whether the two runs' U-Nets are the same networks, and whether the second retrained them."""
+    lines = []
+    for method in sorted(set(first) & set(second)):
+        a, b = first[method], second[method]
+        same = "the same weights" if a["weights"] == b["weights"] else "**different weights**"
+        how = (f"the second run took them from {b['taken_from']} (not retrained)" if b.get("taken_from")
+               else f"trained in each run ({a['steps']} steps: {a['minutes']} / {b['minutes']} min)")
+        lines.append(f"- {a['row']}: {same} (digest {a['weights']} / {b['weights']}); {how}.")
+    return ["", "## U-Nets", "", *lines] if lines else []

@@ -110,11 +110,22 @@ def load_unet(path: Path) -> tuple["DynUNet", UNetConfig, dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"U-Net weights not found at {path}; train them first (train/benchmark.py does)")
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    data = torch.load(path, map_location="cpu", weights_only=True)
     config = UNetConfig(**data["config"])
     model = build_unet(config)
     model.load_state_dict(data["state"])
     return model.eval(), config, dict(data.get("meta", {}))
+
+
+def weights_digest(path: Path) -> str:
+    """sha256 (16 hex digits) of a U-Net's weights alone, not its training meta: the same network gives the
+    same digest whether it was retrained or copied."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)["state"]
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 class UNetMethod:
