@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             records, memory = runner.read_results(p["results"], dataset, method, identity, p["studies"][dataset])
             data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
     budgets = sorted({budget_text(c) for c in p["unets"].values()})
-    meta = {"command": f"{python_command()} train/benchmark.py " + " ".join(argv), "smoke": args.smoke, "notes": p["notes"],
+    meta = {"command": " ".join([python_command(), "train/benchmark.py", *argv]), "smoke": args.smoke, "notes": p["notes"],
             "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
             "unet_budget_text": budget_rule(args, p["meta"], budgets)}
     meta["summary"] = summary.SUMMARY_NAME
