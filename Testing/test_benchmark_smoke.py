@@ -37,7 +37,8 @@ def run_smoke(tmp_path: Path) -> str:
     return (tmp_path / "report" / "benchmarks.md").read_text()
 
 
-def rerun_in_process(tmp_path: Path) -> str:
+def benchmark_in_process(argv: list[str]) -> int:
+    """`train/benchmark.py` main() in this process (saves an interpreter start); torch's thread count restored."""
     import importlib.util
 
     import torch
@@ -46,13 +47,17 @@ def rerun_in_process(tmp_path: Path) -> str:
     spec = importlib.util.spec_from_file_location("crossmr_benchmark", ROOT / "train" / "benchmark.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    page = tmp_path / "report" / "benchmarks.md"
-    page.unlink()
     try:
-        assert module.main(["--smoke", "--threads", "1", "--cache", str(tmp_path / "cache"),
-                            "--out", str(tmp_path / "report")]) == 0
+        return module.main(argv)
     finally:
         torch.set_num_threads(threads)
+
+
+def rerun_in_process(tmp_path: Path) -> str:
+    page = tmp_path / "report" / "benchmarks.md"
+    page.unlink()
+    assert benchmark_in_process(["--smoke", "--threads", "1", "--cache", str(tmp_path / "cache"),
+                                 "--out", str(tmp_path / "report")]) == 0
     return page.read_text()
 
 
@@ -126,15 +131,10 @@ def test_smoke_benchmark_reports_every_method_and_resumes(tmp_path):
 def unets_taken_from(tmp_path: Path) -> dict:
     """`--unet-from`: the U-Nets of the first cache reused by a second one (U-Net rows only); a cache without
     them is refused before any work."""
-    import importlib.util
-
     from CrossMRLib.errors import InputError
 
-    spec = importlib.util.spec_from_file_location("crossmr_benchmark_2", ROOT / "train" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     common = ["--smoke", "--threads", "1", "--methods", "unet", "unet-scribble", "--cache", str(tmp_path / "cache2")]
     with pytest.raises(InputError, match="no trained U-Net .* there"):
-        module.main([*common, "--unet-from", str(tmp_path / "empty"), "--out", str(tmp_path / "report2")])
-    assert module.main([*common, "--unet-from", str(tmp_path / "cache"), "--out", str(tmp_path / "report2")]) == 0
+        benchmark_in_process([*common, "--unet-from", str(tmp_path / "empty"), "--out", str(tmp_path / "report2")])
+    assert benchmark_in_process([*common, "--unet-from", str(tmp_path / "cache"), "--out", str(tmp_path / "report2")]) == 0
     return load_summary(tmp_path / "report2" / SUMMARY_NAME)

@@ -6,8 +6,8 @@ clipping at 12. The optimiser is AdamW (lr 1e-3), not nnU-Net's SGD with Nestero
 one is made for nnU-Net's 250,000 iterations, and in this budget it learned the liver only (DSC 0 on both
 kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark baselines"). The forward pass
 runs in bfloat16 autocast (weights, optimiser and loss stay float32): on CPUs with AMX / AVX-512 BF16 a
-step takes about half the time (2.3 s vs 5.3 s at patch 256, batch 8, 2 threads, on the 2026-12-06
-machine), which is what lets both trainings finish within one working session. The budget is a
+step takes about half the time (timings in docs/experiments.md), which is what lets both trainings finish
+within one working session. The budget is a
 number of steps, so a second training with the same settings and thread count gives the same weights
 bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed
 training continues the same streams).
