@@ -157,23 +157,31 @@ def unet_phantom_seeds(args: argparse.Namespace, crossmr_meta: dict, chaos: bool
 
 
 def unet_training_data(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> dict:
-    """CrossMR's training subjects and generated seeds (from its weights), which the U-Nets train on too."""
+    """CrossMR's training subjects and generated seeds (from its weights), which the U-Nets train on too, and
+    how many times each CHAOS volume is listed among the training volumes (`chaos_repeat`): as many as in
+    CrossMR's training, whose volume list held each CHAOS subject round(generated / CHAOS) times (at least
+    once), so that both draw CHAOS slices equally often (45 % of draws for 10 subjects and 24 generated
+    studies; listed once each, the U-Nets drew them 29 % of the time)."""
     subjects = list(crossmr_meta.get("chaos_train_subjects", TRAIN_SUBJECTS)) if chaos else []
     subjects = subjects[:1] if args.smoke else subjects
     if set(subjects) & set(VAL_SUBJECTS):
         raise InputError(f"CHAOS validation subjects {sorted(set(subjects) & set(VAL_SUBJECTS))} are in the "
                          "training list; the benchmark tests on them, so train without them")
-    return {"chaos": subjects, "phantoms": unet_phantom_seeds(args, crossmr_meta, chaos)}
+    phantoms = unet_phantom_seeds(args, crossmr_meta, chaos)
+    repeat = max(1, round(len(phantoms) / len(subjects))) if subjects else 0
+    return {"chaos": subjects, "phantoms": phantoms, "chaos_repeat": repeat}
 
 
 def unet_volumes(args, config: UNetConfig, data: dict):
-    """Reference-contrast training volumes: CHAOS training subjects (T2-SPIR), generated T1w."""
+    """Reference-contrast training volumes: CHAOS training subjects (T2-SPIR, each listed `chaos_repeat`
+    times), generated T1w."""
     from CrossMRLib.model.data import load_chaos, phantom_volume
     from train.baselines.unet_train import train_volume
 
     volumes = []
     if data["chaos"]:
-        volumes += [train_volume(v, "t2spir") for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos)]
+        chaos = [train_volume(v, "t2spir") for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos)]
+        volumes += chaos * data["chaos_repeat"]
     for seed in data["phantoms"]:
         volumes.append(train_volume(phantom_volume(seed, config.patch, ROOT / "cache"), "t1w"))
     return volumes

@@ -40,7 +40,8 @@ def fairness_rules(budget: str | None = None) -> str:
         "baselines need no training; the registration settings were chosen on generated calibration "
         "studies (seeds 6-10), never on a benchmark study.",
         "4. **Same training budget.** Both U-Nets train on the reference contrast only (CHAOS T2-SPIR, "
-        "generated T1w), on CrossMR's training volumes with CrossMR's augmentation, "
+        "generated T1w), on CrossMR's training volumes, drawn in CrossMR's proportions (CHAOS volumes listed as "
+        "many times as in its training), with CrossMR's augmentation, "
         + (f"for {budget}" if budget else "for the same training budget") + " (the minutes each training "
         "took are listed under Setup).",
         "5. **Same measurement.** One run, one machine, the same torch thread count for all. Seconds per "

@@ -21,11 +21,12 @@ def setup_lines(args: argparse.Namespace, p: dict, unet_meta: dict, smoke_slices
         c = meta["config"]
         lines.append(f"{runner.ROW_NAMES[method]}: DynUNet patch {c['patch']}, features {c['base_filters']}.."
                      f"{c['max_filters']}, batch {c['batch']}, {meta['steps']} steps in {meta['minutes']} min "
-                     f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(meta['volumes'])} training volumes.")
+                     f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(set(meta['volumes']))} training volumes.")
     data = p["unet_data"]
     phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
-    lines.append(f"U-Net training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR); generated "
-                 f"seeds {phantoms} (T1w only).")
+    repeat = f", each listed {data['chaos_repeat']} times as in CrossMR's training" if data.get("chaos_repeat", 1) > 1 else ""
+    lines.append(f"U-Net training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR{repeat}); "
+                 f"generated seeds {phantoms} (T1w only).")
     lines.append("Scribbles: CHAOS dense = a stroke per organ on every slice holding it, sparse = one slice per "
                  "organ; generated studies: dense, on T1w only. On CHAOS (reference = target) Grow from seeds "
                  "(a) and (b) are the same computation.")

@@ -1,0 +1,46 @@
+"""The benchmark U-Nets draw CHAOS training slices as often as CrossMR's training drew them."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from CrossMRLib.model.data import TRAIN_SUBJECTS, Volume
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark_module():
+    spec = importlib.util.spec_from_file_location("crossmr_benchmark_data", ROOT / "train" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_volume(name: str, contrast: str) -> Volume:
+    labels = np.zeros((2, 8, 8), np.uint8)
+    labels[:, 2:5, 2:5] = 1
+    return Volume(name, {contrast: labels / 2.0}, {contrast: labels}, {contrast: np.arange(2.0)}, (1.5, 1.5),
+                  {contrast: (np.diag([-1.5, 1.5, 4.0, 1.0]), (8, 8))})
+
+
+def test_unet_training_volumes_hold_chaos_in_crossmrs_proportion(monkeypatch):
+    bench = benchmark_module()
+    args = bench.parse([])
+    shipped = {"chaos_train_subjects": list(TRAIN_SUBJECTS), "phantom_seeds": [1000, 1023]}  # the shipped weights' meta
+    data = bench.unet_training_data(args, shipped, chaos=True)
+    assert data["chaos"] == list(TRAIN_SUBJECTS) and len(data["phantoms"]) == 24
+    # CrossMR's training listed each of the 10 subjects round(24 / 10) = 2 times beside the 24 generated studies
+    assert data["chaos_repeat"] == 2
+
+    import CrossMRLib.model.data as data_mod
+    monkeypatch.setattr(data_mod, "load_chaos", lambda subjects, size, root: [tiny_volume(s, "t2spir") for s in subjects])
+    monkeypatch.setattr(data_mod, "phantom_volume", lambda seed, size, cache: tiny_volume(f"gen{seed}", "t1w"))
+    volumes = bench.unet_volumes(args, bench.UNetConfig(), data)
+    chaos_draws = sum(v.name in TRAIN_SUBJECTS for v in volumes)
+    assert len(volumes) == 44 and chaos_draws == 20  # 45 % of the uniform draws are CHAOS slices
+    assert {v.name for v in volumes if v.name in TRAIN_SUBJECTS} == set(TRAIN_SUBJECTS)
+
+    without_chaos = bench.unet_training_data(args, shipped, chaos=False)
+    assert without_chaos["chaos"] == [] and without_chaos["chaos_repeat"] == 0
+    assert all(v.name.startswith("gen") for v in bench.unet_volumes(args, bench.UNetConfig(), without_chaos))
