@@ -44,3 +44,17 @@ def test_unet_training_volumes_hold_chaos_in_crossmrs_proportion(monkeypatch):
     without_chaos = bench.unet_training_data(args, shipped, chaos=False)
     assert without_chaos["chaos"] == [] and without_chaos["chaos_repeat"] == 0
     assert all(v.name.startswith("gen") for v in bench.unet_volumes(args, bench.UNetConfig(), without_chaos))
+
+
+def test_unets_train_in_bfloat16_only_on_cpus_that_compute_it_natively(monkeypatch):
+    """Emulated bfloat16 made a U-Net step about 30 times slower than float32 on an AVX2-only CPU (days for the
+    benchmark's budget); the precision is part of the cached network's key."""
+    bench = benchmark_module()
+    args = bench.parse([])
+    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
+    plain = bench.unet_configs(args, {})
+    assert not any(c.bf16 for c in plain.values())
+    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: True)
+    native = bench.unet_configs(args, {})
+    assert all(c.bf16 for c in native.values())
+    assert plain["unet"].key() != native["unet"].key() and plain["unet"].max_steps == native["unet"].max_steps

@@ -32,7 +32,7 @@ from CrossMRLib.series import Series
 from .orient import display_orientation
 
 MIN_FEATURE_MAP = 4  # nnU-Net stops pooling at this size
-UNET_VERSION = 4  # 4: bfloat16 autocast (3: float32 AdamW; 2: SGD; 1 saw raw storage order); part of the cache key
+UNET_VERSION = 4  # 4: bfloat16 autocast where chosen (3: float32 AdamW; 2: SGD; 1 saw raw storage order); part of the cache key
 PLAIN_ROW = "U-Net (MONAI DynUNet, nnU-Net 2D topology)"
 SCRIBBLE_ROW = "U-Net + scribble channels (MONAI DynUNet, nnU-Net 2D topology)"
 
@@ -51,6 +51,7 @@ class UNetConfig:
     max_steps: int | None = 1100  # the step budget: same steps, same network, run after run
     minutes: float | None = None  # a wall-clock budget instead (not reproducible: steps depend on load)
     seed: int = 0
+    bf16: bool = False  # forward pass under bfloat16 autocast: only on CPUs with native bfloat16 (`benchmark.py`)
 
     @property
     def in_channels(self) -> int:

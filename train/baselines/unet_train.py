@@ -4,10 +4,11 @@ nnU-Net's recipe where it applies on CPU: Dice + cross-entropy on every deep-sup
 (weights 1/2^i, normalised), poly learning-rate decay (exponent 0.9) over the budget, gradient-norm
 clipping at 12. The optimiser is AdamW (lr 1e-3), not nnU-Net's SGD with Nesterov momentum 0.99: that
 one is made for nnU-Net's 250,000 iterations, and in this budget it learned the liver only (DSC 0 on both
-kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark baselines"). The forward pass
-runs in bfloat16 autocast (weights, optimiser and loss stay float32): on CPUs with AMX / AVX-512 BF16 a
-step takes about half the time (timings in docs/experiments.md), which is what lets both trainings finish
-within one working session. The budget is a
+kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark baselines"). With
+`config.bf16` (the benchmark sets it where the CPU has native bfloat16: AMX / AVX-512 BF16) the forward
+pass runs in bfloat16 autocast (weights, optimiser and loss stay float32): a step takes about half the
+time there; elsewhere torch emulates bfloat16 and a step would take about 30 times longer, so it runs in
+float32 (timings in docs/experiments.md). The budget is a
 number of steps, so a second training with the same settings and thread count gives the same weights
 bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed
 training continues the same streams).
@@ -162,7 +163,7 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
             warnings.simplefilter("ignore", UserWarning)
             x, y = sampler.batch(config.batch)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision: fp32 weights and loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):  # fp32 weights and loss
             outputs = model(x).float()  # (B, heads, C, S, S)
         weights_ds = supervision_weights(outputs.shape[1])
         loss = sum(w * loss_fn(outputs[:, i], y) for i, w in enumerate(weights_ds))
