@@ -83,3 +83,24 @@ def test_filtering_only_around_the_organ_gives_the_masks_of_filtering_the_whole_
     (_, _, boxed, _), = list(refined_outputs([(0, 1, probs, torch.ones(1, 1))], guide[None].astype(np.float32), radius=4))
     assert float((boxed - whole).abs().max()) < 0.02
     assert torch.equal(boxed > 0.5, whole > 0.5) and int((whole > 0.5).sum()) > 500
+
+
+def _textbook_guided_filter(probs: torch.Tensor, guide: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """He et al.'s algorithm 1, one window mean at a time, one organ at a time."""
+    out = []
+    for o in range(probs.shape[1]):
+        p = probs[:, o:o + 1]
+        mean_i, mean_p = box_mean(guide, radius), box_mean(p, radius)
+        a = (box_mean(guide * p, radius) - mean_i * mean_p) / (box_mean(guide * guide, radius) - mean_i ** 2 + eps)
+        b = mean_p - a * mean_i
+        out.append((box_mean(a, radius) * guide + box_mean(b, radius)).clamp(0.0, 1.0))
+    return torch.cat(out, 1)
+
+
+def test_several_organs_filtered_in_one_call_match_the_textbook_filter_organ_by_organ():
+    rng = np.random.default_rng(5)
+    probs = torch.from_numpy(rng.random((2, 4, 23, 31)).astype(np.float32))
+    guide = torch.from_numpy(rng.random((2, 1, 23, 31)).astype(np.float32))
+    for radius in (1, 3, 20):
+        want = _textbook_guided_filter(probs, guide, radius, 1e-3)
+        assert torch.allclose(guided_filter(probs, guide, radius, 1e-3), want, atol=1e-6)

@@ -45,13 +45,18 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 def guided_filter(probs: torch.Tensor, guide: torch.Tensor, radius: int, eps: float = EPS) -> torch.Tensor:
-    """(B, O, H, W) probabilities filtered with (B, 1, H, W) `guide` (values in [0, 1]); output in [0, 1]."""
-    mean_i, mean_p = box_mean(guide, radius), box_mean(probs, radius)
-    covariance = box_mean(guide * probs, radius) - mean_i * mean_p
-    variance = box_mean(guide * guide, radius) - mean_i * mean_i
-    a = covariance / (variance + eps)
+    """(B, O, H, W) probabilities filtered with (B, 1, H, W) `guide` (values in [0, 1]); output in [0, 1].
+    The window means are taken two at once (the four first-order ones in one stacked call, then those of the
+    coefficients): the same sums as one call each, with a third of the calls (a call costs more than its
+    arithmetic on an organ's window)."""
+    organs = probs.shape[1]
+    means = box_mean(torch.cat([guide, guide * guide, probs, guide * probs], 1), radius)
+    mean_i, mean_ii = means[:, :1], means[:, 1:2]
+    mean_p, mean_ip = means[:, 2:2 + organs], means[:, 2 + organs:]
+    a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    return (box_mean(a, radius) * guide + box_mean(b, radius)).clamp(0.0, 1.0)
+    smoothed = box_mean(torch.cat([a, b], 1), radius)
+    return (smoothed[:, :organs] * guide + smoothed[:, organs:]).clamp(0.0, 1.0)
 
 
 def radius_pixels(spacing_ji_mm: Sequence[float], radius_mm: float = RADIUS_MM) -> int:
