@@ -43,6 +43,14 @@ def test_encoder_and_fpn_shapes(net):
     assert tuple(part.mask.shape) == (2, 32, 32, 32) and tuple(part.levels[0].shape) == (3, 32, 2, 2)
 
 
+def test_reference_slices_get_the_decoder_levels_of_target_slices(net):
+    """Reference slices skip the mask-only stride-4 level: their token levels are those a target gets."""
+    images = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        reference, target = net.encode(images, mask_rows=None), net.encode(images)
+    assert all(torch.equal(r, t) for r, t in zip(reference.levels, target.levels))
+
+
 def test_inference_decoding_gives_the_final_layer_of_full_decoding(net):
     """`encode(project_mask=False)` + `decode(final_only=True)` (what inference runs) folds the mask
     features' last convolution into the mask embeddings and skips the earlier layers' full-size masks:

@@ -36,7 +36,8 @@ class FPN(nn.Module):
         `project=False` leaves out the mask features' last convolution (`mask_projection`)."""
         outs: list[torch.Tensor] = []
         top = None
-        for i in reversed(range(len(stages))):
+        finest = 0 if mask_rows is not None else 1  # the stride-4 level only feeds the mask features
+        for i in reversed(range(finest, len(stages))):
             x = self.lateral[i](stages[i])
             if top is not None:
                 x = x + F.interpolate(top, size=x.shape[-2:], mode="bilinear", align_corners=False)
