@@ -1,6 +1,7 @@
 """Where a model's errors sit, per organ: what the mask grid alone would cost, and how the model's error
 voxels split into missed slices, false slices, a 2-pixel band around the true edge (too small: FN, too
-large: FP) and farther away. On CHAOS validation (reference = target), or with `--phantom C` on the
+large: FP) and farther away; then the false negatives and positives in the inferior, middle and superior
+third of each organ's slices, as shares of its true voxels there. On CHAOS validation (reference = target), or with `--phantom C` on the
 generated held-out studies seeds 1..5 with T1w scribbles and contrast C as the target (as evaluate.py).
 
     .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--no-refine] [--threads 2]
@@ -58,22 +59,41 @@ def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "far_fn": (far & truth).sum(), "far_fp": (far & pred).sum()}
 
 
-def chaos_cases(method, root: Path, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(truth, prediction) label volumes of the CHAOS validation subjects, reference = target."""
+def superior_step(series) -> int:
+    """+1 when a higher slice index lies higher in the patient (superior), else -1."""
+    return 1 if float(series.ijk_to_ras[2, 2]) >= 0 else -1
+
+
+def height_thirds(truth: np.ndarray, pred: np.ndarray, superior: int) -> np.ndarray:
+    """(3, 3) voxel counts [true, FN, FP] of one organ in the inferior, middle and superior third of the
+    slices the organ spans in `truth` (prediction outside that span is left out: the 'false slices')."""
+    out = np.zeros((3, 3))
+    slices = np.flatnonzero(truth.reshape(len(truth), -1).any(1))
+    if slices.size == 0:
+        return out
+    span = max(1, int(slices[-1] - slices[0]))
+    for k in slices:
+        height = (k - slices[0]) / span if superior > 0 else (slices[-1] - k) / span
+        out[min(2, int(height * 3))] += [truth[k].sum(), (truth[k] & ~pred[k]).sum(), (pred[k] & ~truth[k]).sum()]
+    return out
+
+
+def chaos_cases(method, root: Path, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(truth, prediction, superior step) of the CHAOS validation subjects, reference = target."""
     for s in VAL_SUBJECTS:
         image, truth = read_chaos(root, s)
         scribbles, _ = scribbles_for(truth, image.spacing, mode, seed + int(s))
-        yield truth, method.segment_target(image, scribbles, image, identity_pairing(image))
+        yield truth, method.segment_target(image, scribbles, image, identity_pairing(image)), superior_step(image)
 
 
-def phantom_cases(method, contrast: str, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(truth, prediction) label volumes of `contrast` in the held-out generated studies, T1w scribbles."""
+def phantom_cases(method, contrast: str, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(truth, prediction, superior step) of `contrast` in the held-out generated studies, T1w scribbles."""
     from CrossMRLib.phantom import generate_study
 
     for ps in HELD_OUT_PHANTOM_SEEDS:
         for c, reference, scribbles, _, target, truth, pairing in phantom_targets(generate_study(ps), mode, seed + ps):
             if c == contrast:
-                yield truth, method.segment_target(reference, scribbles, target, pairing)
+                yield truth, method.segment_target(reference, scribbles, target, pairing), superior_step(target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     side = method.size // 2
     totals = {o: {} for o in range(1, 5)}
     ceiling = {o: [0.0, 0.0] for o in range(1, 5)}
+    thirds = {o: np.zeros((3, 3)) for o in range(1, 5)}
     cases = phantom_cases(method, args.phantom, args.mode, args.seed) if args.phantom else \
         chaos_cases(method, args.chaos, args.mode, args.seed)
-    for truth, pred in cases:
+    for truth, pred, superior in cases:
         for o in range(1, 5):
+            thirds[o] += height_thirds(truth == o, pred == o, superior)
             for key, value in error_kinds(truth == o, pred == o).items():
                 totals[o][key] = totals[o].get(key, 0.0) + float(value)
             overlap, size = grid_ceiling_dice(truth == o, side)
@@ -117,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {ORGAN_BY_LABEL[o].name} | {2 * ceiling[o][0] / ceiling[o][1]:.3f} | {2 * t['overlap'] / (t['truth'] + t['pred']):.3f} "
               f"| {share['missed']:.2f} | {share['false']:.2f} | {share['near_fn']:.2f} / {share['near_fp']:.2f} "
               f"| {share['far_fn']:.2f} / {share['far_fp']:.2f} |")
+    print("\nFalse negatives / false positives as shares of the true voxels, by thirds of each organ's slices")
+    print("| organ | inferior third | middle third | superior third |")
+    print("|---|---|---|---|")
+    for o in range(1, 5):
+        cells = [f"{t[1] / max(t[0], 1.0):.2f} / {t[2] / max(t[0], 1.0):.2f}" for t in thirds[o]]
+        print(f"| {ORGAN_BY_LABEL[o].name} | " + " | ".join(cells) + " |")
     return 0
 
 
