@@ -58,3 +58,21 @@ def test_unets_train_in_bfloat16_only_on_cpus_that_compute_it_natively(monkeypat
     native = bench.unet_configs(args, {})
     assert all(c.bf16 for c in native.values())
     assert plain["unet"].key() != native["unet"].key() and plain["unet"].max_steps == native["unet"].max_steps
+
+
+def test_unets_train_on_the_gpu_only_when_asked_and_present(monkeypatch):
+    import pytest
+    import torch
+
+    from CrossMRLib.errors import InputError
+
+    bench = benchmark_module()
+    assert {c.train_device for c in bench.unet_configs(bench.parse([]), {}).values()} == {"cpu"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="--unet-device cuda: torch sees no CUDA GPU.*leave --unet-device out"):
+        bench.unet_configs(bench.parse(["--unet-device", "cuda"]), {})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    gpu = bench.unet_configs(bench.parse(["--unet-device", "cuda"]), {})
+    assert all(c.train_device == "cuda" and c.bf16 for c in gpu.values())
+    assert gpu["unet"].key() != bench.unet_configs(bench.parse([]), {})["unet"].key()  # a different network

@@ -150,3 +150,13 @@ def test_unet_sees_every_series_in_display_orientation_and_answers_in_its_grid(t
         shown.append(torch.cat(method.model.seen).numpy())
     for other in shown[1:]:  # and the network saw the same picture every time (it failed before the fix)
         np.testing.assert_array_equal(other, shown[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_unet_trained_on_the_gpu_loads_and_runs_on_the_cpu(tmp_path):
+    from train.baselines.unet import load_unet
+
+    path = train_unet(config(train_device="cuda"), volumes(), tmp_path / "gpu", log=lambda _: None)
+    model, loaded, _ = load_unet(path)
+    assert loaded.train_device == "cuda" and all(p.device.type == "cpu" for p in model.parameters())
+    assert model(torch.rand(1, loaded.in_channels, 32, 32)).shape[-2:] == (32, 32)

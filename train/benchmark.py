@@ -11,6 +11,7 @@ Writes docs/benchmarks.md, docs/benchmark.png and the numbers as docs/benchmark_
 
     .venv/bin/python train/benchmark.py            # full run (trains both U-Nets first; hours on 2 cores)
     .venv/bin/python train/benchmark.py --smoke    # one study per data set, a few slices, tiny U-Nets (CI)
+    .venv/bin/python train/benchmark.py --unet-device cuda   # the U-Nets train on a GPU (minutes)
 
 The two U-Nets train at the same time, each in its own process with one torch thread (on 2 cores that
 gave 1.46x the throughput of training them one after the other with 2 threads: 6.7 s per step of each
@@ -82,6 +83,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--unet-from", type=Path, default=None, metavar="CACHE",
                    help="copy the trained U-Nets from another run's --cache instead of training them (a second "
                         "run when the trainings do not fit the time; the page and summary say so)")
+    p.add_argument("--unet-device", choices=("cpu", "cuda"), default="cpu",
+                   help="where the U-Nets train (cuda: a GPU, minutes instead of hours; a different network than "
+                        "the CPU trains); every method still runs on the CPU")
     p.add_argument("--train-jobs", type=int, default=None,
                    help="U-Nets trained at once, each in its own process with threads/jobs torch threads "
                         "(default: 2 on 2+ cores, 1 with --smoke); a number of steps gives the same network "
@@ -138,7 +142,13 @@ def unet_configs(args: argparse.Namespace, crossmr_meta: dict) -> dict[str, UNet
         base = {"minutes": float(args.unet_minutes), "max_steps": None}
     else:
         base = {"max_steps": int(args.unet_steps)}
-    base["bf16"] = cpu_has_native_bf16()  # emulated bfloat16 would make the training ~30x slower
+    device = args.unet_device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--unet-device cuda: torch sees no CUDA GPU on this machine; leave --unet-device out to "
+                         "train the U-Nets on the CPU")
+    # bfloat16 only where it is computed natively: emulated, a CPU step takes ~30x longer
+    base["bf16"] = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_native_bf16()
+    base["train_device"] = device
     return {"unet": UNetConfig(scribble_channels=False, **base),
             "unet-scribble": UNetConfig(scribble_channels=True, **base)}
 
@@ -245,7 +255,7 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def hardware(threads: int) -> dict:
+def hardware(threads: int, unet_device: str = "cpu") -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
@@ -254,7 +264,7 @@ def hardware(threads: int) -> dict:
     return {"CPU": cpu or "unknown", "cores usable": usable, "torch threads": threads,
             "RAM": f"{int(mem) / 1024 ** 2:.1f} GiB" if mem else "unknown", "OS": platform.platform(),
             "software": f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
-            "GPU": "none used"}
+            "GPU": f"{torch.cuda.get_device_name(0)}, U-Net training only" if unet_device == "cuda" else "none used"}
 
 
 def train_one_unet(args, p: dict, method: str, position: int = 0) -> None:
@@ -380,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
     budgets = sorted({budget_text(c) for c in p["unets"].values()})
     meta = {"command": " ".join([python_command(), "train/benchmark.py", *argv]), "smoke": args.smoke, "notes": p["notes"],
-            "hardware": hardware(args.threads), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
+            "hardware": hardware(args.threads, args.unet_device), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
             "unet_budget_text": budget_rule(args, p["meta"], budgets)}
     meta["summary"] = summary.SUMMARY_NAME
     if any(m in runner.REGISTRATION for ms in p["dataset_methods"].values() for m in ms):

@@ -19,7 +19,8 @@ def setup_lines(args: argparse.Namespace, p: dict, unet_meta: dict, smoke_slices
                      f"(`{m.get('command', '?')}`).")
     for method, meta in unet_meta.items():
         c = meta["config"]
-        precision = "bfloat16 autocast" if c["bf16"] else "float32"
+        precision = ("bfloat16 autocast" if c["bf16"] else "float32") + (
+            f", trained on {c['train_device']}" if c["train_device"] != "cpu" else "")
         lines.append(f"{runner.ROW_NAMES[method]}: DynUNet patch {c['patch']}, features {c['base_filters']}.."
                      f"{c['max_filters']}, batch {c['batch']}, {precision}, {meta['steps']} steps in {meta['minutes']} min "
                      f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(set(meta['volumes']))} training volumes.")

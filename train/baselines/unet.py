@@ -51,7 +51,8 @@ class UNetConfig:
     max_steps: int | None = 1100  # the step budget: same steps, same network, run after run
     minutes: float | None = None  # a wall-clock budget instead (not reproducible: steps depend on load)
     seed: int = 0
-    bf16: bool = False  # forward pass under bfloat16 autocast: only on CPUs with native bfloat16 (`benchmark.py`)
+    bf16: bool = False  # forward pass under bfloat16 autocast: only where computed natively (`benchmark.py`)
+    train_device: str = "cpu"  # where it trains ("cuda": a GPU); it always runs on the CPU in the benchmark
 
     @property
     def in_channels(self) -> int:
@@ -102,7 +103,8 @@ def save_unet(model: "DynUNet", config: UNetConfig, path: Path, meta: dict) -> N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"config": asdict(config), "state": model.state_dict(), "meta": meta}, tmp)
+    state = {name: value.cpu() for name, value in model.state_dict().items()}  # trained on a GPU or not
+    torch.save({"config": asdict(config), "state": state, "meta": meta}, tmp)
     tmp.replace(path)
 
 

@@ -8,7 +8,8 @@ kidneys and the spleen; the comparison is in docs/experiments.md, "Benchmark bas
 `config.bf16` (the benchmark sets it where the CPU has native bfloat16: AMX / AVX-512 BF16) the forward
 pass runs in bfloat16 autocast (weights, optimiser and loss stay float32): a step takes about half the
 time there; elsewhere torch emulates bfloat16 and a step would take about 30 times longer, so it runs in
-float32 (timings in docs/experiments.md). The budget is a
+float32 (timings in docs/experiments.md). `config.train_device="cuda"` trains on a GPU (batches are drawn
+on the CPU); the weights are saved for the CPU, where the benchmark runs them. The budget is a
 number of steps, so a second training with the same settings and thread count gives the same weights
 bit for bit (learning rate, sampled slices and augmentation depend on the step only; a resumed
 training continues the same streams).
@@ -145,7 +146,8 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
         return weights
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    model = build_unet(config)
+    device = torch.device(config.train_device)
+    model = build_unet(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sampler = SliceSampler(volumes, config)
     step, elapsed, history = 0, 0.0, []
@@ -162,8 +164,9 @@ def train_unet(config: UNetConfig, volumes: list[TrainVolume], out_dir: Path,
         with warnings.catch_warnings():  # MONAI warns about blank slices it leaves unchanged
             warnings.simplefilter("ignore", UserWarning)
             x, y = sampler.batch(config.batch)
+        x, y = x.to(device), y.to(device)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):  # fp32 weights and loss
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):  # fp32 weights and loss
             outputs = model(x).float()  # (B, heads, C, S, S)
         weights_ds = supervision_weights(outputs.shape[1])
         loss = sum(w * loss_fn(outputs[:, i], y) for i, w in enumerate(weights_ds))
