@@ -72,7 +72,23 @@ def test_unets_train_on_the_gpu_only_when_asked_and_present(monkeypatch):
     with pytest.raises(InputError, match="--unet-device cuda: torch sees no CUDA GPU.*leave --unet-device out"):
         bench.unet_configs(bench.parse(["--unet-device", "cuda"]), {})
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     gpu = bench.unet_configs(bench.parse(["--unet-device", "cuda"]), {})
     assert all(c.train_device == "cuda" and c.bf16 for c in gpu.values())
     assert gpu["unet"].key() != bench.unet_configs(bench.parse([]), {})["unet"].key()  # a different network
+
+
+def test_a_second_run_finds_unets_trained_on_a_gpu_or_another_cpu(tmp_path, monkeypatch):
+    """`--unet-from` takes the precision and device from the copied U-Nets (a GPU run, then a CPU-only
+    machine for the timed benchmark), not from the machine it runs on."""
+    import torch
+
+    bench = benchmark_module()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = bench.parse(["--unet-from", str(tmp_path), "--unet-device", "cuda"])  # no GPU needed to copy
+    here = bench.unet_configs(bench.parse([]), {})["unet"]  # what this CPU would train
+    assert bench.copied_config(args, "unet", here, "abc123") == here  # nothing there: unchanged (copy refuses)
+    trained = bench.dataclasses.replace(here, train_device="cuda", bf16=True)
+    folder = tmp_path / "unet" / f"unet-{trained.key()}abc123"
+    folder.mkdir(parents=True)
+    (folder / "unet.pt").write_bytes(b"weights")
+    assert bench.copied_config(args, "unet", here, "abc123") == trained

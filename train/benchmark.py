@@ -24,6 +24,7 @@ command again to continue. The page is rebuilt from the cache at the end of ever
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -143,11 +144,12 @@ def unet_configs(args: argparse.Namespace, crossmr_meta: dict) -> dict[str, UNet
     else:
         base = {"max_steps": int(args.unet_steps)}
     device = args.unet_device
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "cuda" and not args.unet_from and not torch.cuda.is_available():
         raise InputError("--unet-device cuda: torch sees no CUDA GPU on this machine; leave --unet-device out to "
                          "train the U-Nets on the CPU")
-    # bfloat16 only where it is computed natively: emulated, a CPU step takes ~30x longer
-    base["bf16"] = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_native_bf16()
+    # bfloat16 only where it is computed natively (emulated, a CPU step takes ~30x longer); CUDA GPUs since
+    # 2020 (Ampere: A100, H100) compute it
+    base["bf16"] = device == "cuda" or cpu_has_native_bf16()
     base["train_device"] = device
     return {"unet": UNetConfig(scribble_channels=False, **base),
             "unet-scribble": UNetConfig(scribble_channels=True, **base)}
@@ -225,11 +227,24 @@ def plan(args: argparse.Namespace) -> dict:
                    for d in datasets}
     unet_data = unet_training_data(args, meta, chaos)
     data_key = hashlib.sha1(json.dumps(unet_data).encode()).hexdigest()[:6]
+    if args.unet_from:  # copied U-Nets keep the precision and device they were trained with
+        configs = {m: copied_config(args, m, c, data_key) for m, c in configs.items()}
     keys = {m: f"{c.key()}{data_key}" for m, c in configs.items()}
     return {"chaos": chaos, "datasets": datasets, "studies": studies, "weights": path, "meta": meta, "sha": sha,
             "methods": methods, "dataset_methods": per_dataset, "notes": notes, "unets": configs, "unet_keys": keys,
             "unet_data": unet_data, "cases": args.cache / "cases",
             "results": args.cache / "results", "smoke_slices": SMOKE_SLICES if args.smoke else None}
+
+
+def copied_config(args, method: str, config: UNetConfig, data_key: str) -> UNetConfig:
+    """`config` with the training precision and device of the U-Net `--unet-from` holds for it (a U-Net
+    trained on another machine or a GPU); `config` itself when the source has none of them."""
+    for device in (config.train_device, "cpu", "cuda"):
+        for bf16 in (config.bf16, not config.bf16):
+            other = dataclasses.replace(config, train_device=device, bf16=bf16)
+            if (args.unet_from / "unet" / f"{method}-{other.key()}{data_key}" / "unet.pt").is_file():
+                return other
+    return config
 
 
 def unet_weights(args, p: dict, method: str) -> Path:
