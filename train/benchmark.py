@@ -270,7 +270,8 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def hardware(threads: int, unet_device: str = "cpu") -> dict:
+def hardware(threads: int, gpu: str | None = None) -> dict:
+    """The machine of the run; `gpu`: the GPU the U-Nets trained on in this run, if any."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
@@ -279,7 +280,14 @@ def hardware(threads: int, unet_device: str = "cpu") -> dict:
     return {"CPU": cpu or "unknown", "cores usable": usable, "torch threads": threads,
             "RAM": f"{int(mem) / 1024 ** 2:.1f} GiB" if mem else "unknown", "OS": platform.platform(),
             "software": f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
-            "GPU": f"{torch.cuda.get_device_name(0)}, U-Net training only" if unet_device == "cuda" else "none used"}
+            "GPU": f"{gpu}, U-Net training only" if gpu else "none used"}
+
+
+def trained_on_gpu(args, p: dict) -> str | None:
+    """The name of the GPU this run trained U-Nets on (None when they trained on the CPU or were copied)."""
+    if args.unet_from or not any(c.train_device == "cuda" for c in p["unets"].values()):
+        return None
+    return torch.cuda.get_device_name(0)
 
 
 def train_one_unet(args, p: dict, method: str, position: int = 0) -> None:
@@ -405,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             data[dataset].append(report.MethodResult(method, runner.ROW_NAMES[method], records, memory))
     budgets = sorted({budget_text(c) for c in p["unets"].values()})
     meta = {"command": " ".join([python_command(), "train/benchmark.py", *argv]), "smoke": args.smoke, "notes": p["notes"],
-            "hardware": hardware(args.threads, args.unet_device), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
+            "hardware": hardware(args.threads, trained_on_gpu(args, p)), "setup": setup_lines(args, p, unet_meta, SMOKE_SLICES, SMOKE_UNET),
             "unet_budget_text": budget_rule(args, p["meta"], budgets)}
     meta["summary"] = summary.SUMMARY_NAME
     if any(m in runner.REGISTRATION for ms in p["dataset_methods"].values() for m in ms):

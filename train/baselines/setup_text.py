@@ -26,7 +26,7 @@ def setup_lines(args: argparse.Namespace, p: dict, unet_meta: dict, smoke_slices
                      f"(budget {budget_text(UNetConfig(**c))}){training_text(meta)}, {len(set(meta['volumes']))} training volumes.")
     data = p["unet_data"]
     phantoms = f"{data['phantoms'][0]}-{data['phantoms'][-1]}" if data["phantoms"] else "none"
-    repeat = f", each listed {data['chaos_repeat']} times as in CrossMR's training" if data.get("chaos_repeat", 1) > 1 else ""
+    repeat = f", each listed {data['chaos_repeat']} times as in CrossMR's training" if data["chaos_repeat"] > 1 else ""
     lines.append(f"U-Net training data: CHAOS subjects {' '.join(data['chaos']) or 'none'} (T2-SPIR{repeat}); "
                  f"generated seeds {phantoms} (T1w only).")
     lines.append("Scribbles: CHAOS dense = a stroke per organ on every slice holding it, sparse = one slice per "
