@@ -92,3 +92,28 @@ def test_a_second_run_finds_unets_trained_on_a_gpu_or_another_cpu(tmp_path, monk
     folder.mkdir(parents=True)
     (folder / "unet.pt").write_bytes(b"weights")
     assert bench.copied_config(args, "unet", here, "abc123") == trained
+
+
+def test_training_studies_are_generated_once_before_the_training_workers_start(tmp_path, monkeypatch):
+    bench = benchmark_module()
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "phantom_1000_32.npz").write_bytes(b"cached")  # already there: left alone
+    import CrossMRLib.model.data as data_mod
+
+    made = []
+
+    class InlinePool:  # the pool's work in this process, so the test sees every call
+        def __init__(self, workers, mp_context=None):
+            assert workers == 2
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return False
+        def map(self, fn, *args):
+            return map(fn, *args)
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", InlinePool)
+    monkeypatch.setattr(data_mod, "phantom_volume", lambda seed, size, cache: made.append((seed, size, cache)))
+    bench.generate_phantoms([1000, 1001, 1002], 32, jobs=2)
+    assert made == [(1001, 32, tmp_path / "cache"), (1002, 32, tmp_path / "cache")]

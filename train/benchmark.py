@@ -319,6 +319,24 @@ def copy_unets(args, p: dict) -> None:
             shutil.copy2(source, mine)
 
 
+def generate_phantoms(seeds: list[int], size: int, jobs: int) -> None:
+    """Generate the U-Nets' uncached training studies in `jobs` processes, each study once (training workers
+    started together would each generate all of them, ~13 s a study)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from CrossMRLib.model.data import phantom_volume
+
+    todo = [seed for seed in seeds if not (ROOT / "cache" / f"phantom_{seed}_{size}.npz").exists()]
+    if not todo:
+        return
+    # spawned, not forked (a child forked after torch ran multi-threaded can hang); results are dropped as they
+    # come: the studies are cached on disk, where the training workers read them
+    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in pool.map(phantom_volume, todo, [size] * len(todo), [ROOT / "cache"] * len(todo)):
+            pass
+
+
 def train_unets(args, p: dict, argv: list[str]) -> dict:
     """Train the U-Nets that are not cached yet, `--train-jobs` at a time, each in its own process."""
     todo = [m for m in p["unets"] if not unet_weights(args, p, m).exists()]
@@ -326,6 +344,7 @@ def train_unets(args, p: dict, argv: list[str]) -> dict:
         for method in todo:
             train_one_unet(args, p, method)
     else:
+        generate_phantoms(p["unet_data"]["phantoms"], p["unets"][todo[0]].patch, args.train_jobs)
         for first in range(0, len(todo), args.train_jobs):
             group = todo[first:first + args.train_jobs]
             jobs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv, "--train-worker",
