@@ -1,4 +1,5 @@
-"""The benchmark U-Nets draw CHAOS training slices as often as CrossMR's training drew them."""
+"""How the benchmark U-Nets train: CHAOS slices drawn as often as CrossMR's training drew them, bfloat16 only
+where the CPU computes it, a GPU only when asked for, each training study generated once."""
 
 import importlib.util
 from pathlib import Path
