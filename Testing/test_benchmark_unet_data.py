@@ -1,12 +1,15 @@
 """How the benchmark U-Nets train: CHAOS slices drawn as often as CrossMR's training drew them, bfloat16 only
 where the CPU computes it, a GPU only when asked for, each training study generated once."""
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from CrossMRLib.model.data import TRAIN_SUBJECTS, Volume
+from train.baselines import unet_plan
+from train.baselines.unet import UNetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,14 +40,14 @@ def test_unet_training_volumes_hold_chaos_in_crossmrs_proportion(monkeypatch):
     import CrossMRLib.model.data as data_mod
     monkeypatch.setattr(data_mod, "load_chaos", lambda subjects, size, root: [tiny_volume(s, "t2spir") for s in subjects])
     monkeypatch.setattr(data_mod, "phantom_volume", lambda seed, size, cache: tiny_volume(f"gen{seed}", "t1w"))
-    volumes = bench.unet_volumes(args, bench.UNetConfig(), data)
+    volumes = bench.unet_volumes(args, UNetConfig(), data, Path("cache"))
     chaos_draws = sum(v.name in TRAIN_SUBJECTS for v in volumes)
     assert len(volumes) == 44 and chaos_draws == 20  # 45 % of the uniform draws are CHAOS slices
     assert {v.name for v in volumes if v.name in TRAIN_SUBJECTS} == set(TRAIN_SUBJECTS)
 
     without_chaos = bench.unet_training_data(args, shipped, chaos=False)
     assert without_chaos["chaos"] == [] and without_chaos["chaos_repeat"] == 0
-    assert all(v.name.startswith("gen") for v in bench.unet_volumes(args, bench.UNetConfig(), without_chaos))
+    assert all(v.name.startswith("gen") for v in bench.unet_volumes(args, UNetConfig(), without_chaos, Path("cache")))
 
 
 def test_unets_train_in_bfloat16_only_on_cpus_that_compute_it_natively(monkeypatch):
@@ -52,10 +55,10 @@ def test_unets_train_in_bfloat16_only_on_cpus_that_compute_it_natively(monkeypat
     benchmark's budget); the precision is part of the cached network's key."""
     bench = benchmark_module()
     args = bench.parse([])
-    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(unet_plan, "cpu_has_native_bf16", lambda: False)
     plain = bench.unet_configs(args, {})
     assert not any(c.bf16 for c in plain.values())
-    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(unet_plan, "cpu_has_native_bf16", lambda: True)
     native = bench.unet_configs(args, {})
     assert all(c.bf16 for c in native.values())
     assert plain["unet"].key() != native["unet"].key() and plain["unet"].max_steps == native["unet"].max_steps
@@ -88,7 +91,7 @@ def test_a_second_run_finds_unets_trained_on_a_gpu_or_another_cpu(tmp_path, monk
     args = bench.parse(["--unet-from", str(tmp_path), "--unet-device", "cuda"])  # no GPU needed to copy
     here = bench.unet_configs(bench.parse([]), {})["unet"]  # what this CPU would train
     assert bench.copied_config(args, "unet", here, "abc123") == here  # nothing there: unchanged (copy refuses)
-    trained = bench.dataclasses.replace(here, train_device="cuda", bf16=True)
+    trained = dataclasses.replace(here, train_device="cuda", bf16=True)
     folder = tmp_path / "unet" / f"unet-{trained.key()}abc123"
     folder.mkdir(parents=True)
     (folder / "unet.pt").write_bytes(b"weights")
@@ -97,7 +100,6 @@ def test_a_second_run_finds_unets_trained_on_a_gpu_or_another_cpu(tmp_path, monk
 
 def test_training_studies_are_generated_once_before_the_training_workers_start(tmp_path, monkeypatch):
     bench = benchmark_module()
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "phantom_1000_32.npz").write_bytes(b"cached")  # already there: left alone
     import CrossMRLib.model.data as data_mod
@@ -116,5 +118,5 @@ def test_training_studies_are_generated_once_before_the_training_workers_start(t
 
     monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", InlinePool)
     monkeypatch.setattr(data_mod, "phantom_volume", lambda seed, size, cache: made.append((seed, size, cache)))
-    bench.generate_phantoms([1000, 1001, 1002], 32, jobs=2)
+    bench.generate_phantoms([1000, 1001, 1002], 32, jobs=2, cache=tmp_path / "cache")
     assert made == [(1001, 32, tmp_path / "cache"), (1002, 32, tmp_path / "cache")]

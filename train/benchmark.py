@@ -24,7 +24,6 @@ command again to continue. The page is rebuilt from the cache at the end of ever
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -45,22 +44,20 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from CrossMRLib.errors import InputError  # noqa: E402
-from CrossMRLib.model.data import TRAIN_SUBJECTS, VAL_SUBJECTS, chaos_root  # noqa: E402
-from CrossMRLib.model.training import cpu_has_native_bf16  # noqa: E402
+from CrossMRLib.model.data import VAL_SUBJECTS, chaos_root  # noqa: E402
 from train.baselines import cases as cases_mod  # noqa: E402
 from train.baselines import report, runner, summary  # noqa: E402
 from train.baselines.registration import SETTINGS as REGISTRATION_SETTINGS  # noqa: E402
 from train.baselines.setup_text import budget_rule, budget_text, setup_lines  # noqa: E402
-from train.baselines.unet import UNetConfig, weights_digest  # noqa: E402
+from train.baselines.unet import weights_digest  # noqa: E402
+from train.baselines.unet_plan import (SMOKE_UNET, copied_config, generate_phantoms, unet_configs,  # noqa: E402
+                                       unet_training_data, unet_volumes)
 
-from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0  # noqa: E402
 # The U-Nets' step budget: what CrossMR's training time (78 min on 2 cores) bought them on the benchmark
 # machine in four wall-clock-budgeted trainings (1077-1151 steps). Steps, not minutes, so that a second
 # run trains the same networks.
 DEFAULT_UNET_STEPS = 1100
-DEFAULT_UNET_PHANTOMS = 24
 SMOKE_SLICES = 6
-SMOKE_UNET = dict(patch=64, base_filters=8, max_filters=64, batch=4, max_steps=12)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -136,71 +133,6 @@ def crossmr_weights(args: argparse.Namespace) -> tuple[Path, dict, str | None]:
     return Path(path), dict(meta), file_sha256(Path(path))
 
 
-def unet_configs(args: argparse.Namespace, crossmr_meta: dict) -> dict[str, UNetConfig]:
-    if args.smoke:
-        base = dict(SMOKE_UNET)
-    elif args.unet_minutes:
-        base = {"minutes": float(args.unet_minutes), "max_steps": None}
-    else:
-        base = {"max_steps": int(args.unet_steps)}
-    device = args.unet_device
-    if device == "cuda" and not args.unet_from and not torch.cuda.is_available():
-        raise InputError("--unet-device cuda: torch sees no CUDA GPU on this machine; leave --unet-device out to "
-                         "train the U-Nets on the CPU")
-    # bfloat16 only where it is computed natively (emulated, a CPU step takes ~30x longer); CUDA GPUs since
-    # 2020 (Ampere: A100, H100) compute it
-    base["bf16"] = device == "cuda" or cpu_has_native_bf16()
-    base["train_device"] = device
-    return {"unet": UNetConfig(scribble_channels=False, **base),
-            "unet-scribble": UNetConfig(scribble_channels=True, **base)}
-
-
-def unet_phantom_seeds(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> list[int]:
-    if args.smoke:
-        return [] if chaos else [PHANTOM_TRAIN_SEED0]
-    seeds = crossmr_meta.get("phantom_seeds") or []
-    if args.unet_phantoms is None and len(seeds) == 2:  # CrossMR's range [first, last]
-        chosen = list(range(int(seeds[0]), int(seeds[1]) + 1))
-    else:
-        count = DEFAULT_UNET_PHANTOMS if args.unet_phantoms is None else args.unet_phantoms
-        chosen = list(range(PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + count))
-    if set(chosen) & set(cases_mod.PHANTOM_SEEDS):
-        raise InputError(f"generated training seeds {sorted(set(chosen) & set(cases_mod.PHANTOM_SEEDS))} are "
-                         "benchmark studies; train on seeds 1000+")
-    return chosen
-
-
-def unet_training_data(args: argparse.Namespace, crossmr_meta: dict, chaos: bool) -> dict:
-    """CrossMR's training subjects and generated seeds (from its weights), which the U-Nets train on too, and
-    how many times each CHAOS volume is listed among the training volumes (`chaos_repeat`): as many as in
-    CrossMR's training, whose volume list held each CHAOS subject round(generated / CHAOS) times (at least
-    once), so that both draw CHAOS slices equally often (45 % of draws for 10 subjects and 24 generated
-    studies; listed once each, the U-Nets drew them 29 % of the time)."""
-    subjects = list(crossmr_meta.get("chaos_train_subjects", TRAIN_SUBJECTS)) if chaos else []
-    subjects = subjects[:1] if args.smoke else subjects
-    if set(subjects) & set(VAL_SUBJECTS):
-        raise InputError(f"CHAOS validation subjects {sorted(set(subjects) & set(VAL_SUBJECTS))} are in the "
-                         "training list; the benchmark tests on them, so train without them")
-    phantoms = unet_phantom_seeds(args, crossmr_meta, chaos)
-    repeat = max(1, round(len(phantoms) / len(subjects))) if subjects else 0
-    return {"chaos": subjects, "phantoms": phantoms, "chaos_repeat": repeat}
-
-
-def unet_volumes(args, config: UNetConfig, data: dict):
-    """Reference-contrast training volumes: CHAOS training subjects (T2-SPIR, each listed `chaos_repeat`
-    times), generated T1w."""
-    from CrossMRLib.model.data import load_chaos, phantom_volume
-    from train.baselines.unet_train import train_volume
-
-    volumes = []
-    if data["chaos"]:
-        chaos = [train_volume(v, "t2spir") for v in load_chaos(tuple(data["chaos"]), config.patch, args.chaos)]
-        volumes += chaos * data["chaos_repeat"]
-    for seed in data["phantoms"]:
-        volumes.append(train_volume(phantom_volume(seed, config.patch, ROOT / "cache"), "t1w"))
-    return volumes
-
-
 def plan(args: argparse.Namespace) -> dict:
     """Everything a run (and each worker) needs, derived from the arguments alone."""
     chaos = chaos_available(args.chaos)
@@ -234,17 +166,6 @@ def plan(args: argparse.Namespace) -> dict:
             "methods": methods, "dataset_methods": per_dataset, "notes": notes, "unets": configs, "unet_keys": keys,
             "unet_data": unet_data, "cases": args.cache / "cases",
             "results": args.cache / "results", "smoke_slices": SMOKE_SLICES if args.smoke else None}
-
-
-def copied_config(args, method: str, config: UNetConfig, data_key: str) -> UNetConfig:
-    """`config` with the training precision and device of the U-Net `--unet-from` holds for it (a U-Net
-    trained on another machine or a GPU); `config` itself when the source has none of them."""
-    for device in (config.train_device, "cpu", "cuda"):
-        for bf16 in (config.bf16, not config.bf16):
-            other = dataclasses.replace(config, train_device=device, bf16=bf16)
-            if (args.unet_from / "unet" / f"{method}-{other.key()}{data_key}" / "unet.pt").is_file():
-                return other
-    return config
 
 
 def unet_weights(args, p: dict, method: str) -> Path:
@@ -296,7 +217,7 @@ def train_one_unet(args, p: dict, method: str, position: int = 0) -> None:
 
     torch.set_num_threads(training_threads(args))
     config, path = p["unets"][method], unet_weights(args, p, method)
-    volumes = unet_volumes(args, config, p["unet_data"])
+    volumes = unet_volumes(args, config, p["unet_data"], ROOT / "cache")
     with tqdm(total=1000, desc=f"training {config.row_name}", unit="‰", leave=False, position=position) as bar:
         def progress(f: float) -> None:
             bar.update(int(f * 1000) - bar.n)
@@ -319,24 +240,6 @@ def copy_unets(args, p: dict) -> None:
             shutil.copy2(source, mine)
 
 
-def generate_phantoms(seeds: list[int], size: int, jobs: int) -> None:
-    """Generate the U-Nets' uncached training studies in `jobs` processes, each study once (training workers
-    started together would each generate all of them, ~13 s a study)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from CrossMRLib.model.data import phantom_volume
-
-    todo = [seed for seed in seeds if not (ROOT / "cache" / f"phantom_{seed}_{size}.npz").exists()]
-    if not todo:
-        return
-    # spawned, not forked (a child forked after torch ran multi-threaded can hang); results are dropped as they
-    # come: the studies are cached on disk, where the training workers read them
-    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for _ in pool.map(phantom_volume, todo, [size] * len(todo), [ROOT / "cache"] * len(todo)):
-            pass
-
-
 def train_unets(args, p: dict, argv: list[str]) -> dict:
     """Train the U-Nets that are not cached yet, `--train-jobs` at a time, each in its own process."""
     todo = [m for m in p["unets"] if not unet_weights(args, p, m).exists()]
@@ -344,7 +247,7 @@ def train_unets(args, p: dict, argv: list[str]) -> dict:
         for method in todo:
             train_one_unet(args, p, method)
     else:
-        generate_phantoms(p["unet_data"]["phantoms"], p["unets"][todo[0]].patch, args.train_jobs)
+        generate_phantoms(p["unet_data"]["phantoms"], p["unets"][todo[0]].patch, args.train_jobs, ROOT / "cache")
         for first in range(0, len(todo), args.train_jobs):
             group = todo[first:first + args.train_jobs]
             jobs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv, "--train-worker",
