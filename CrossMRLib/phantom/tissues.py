@@ -96,8 +96,6 @@ TISSUES: tuple[Tissue, ...] = (
     _T(25, "myocardium", 0.80, (1030, 1470), (40, 45), (30, 20), 1.5, 0.0, texture=0.03),
     _T(26, "ureter", 1.0, (3000, 3300), (1000, 900), (600, 400), 2.9, 0.0, texture=0.01),
     _T(27, "fibrous septum", 0.6, (1000, 1100), (40, 40), (25, 15), 1.2, 0.3, texture=0.0),
-    # fat in a fissure of the liver (ligamentum teres / falciform); inside the liver's outline, labelled liver
-    _T(28, "liver fissure fat", 0.95, (1000, 1100), (40, 40), (30, 20), 0.05, 0.85, texture=0.04),
 )
 FAT = _T(255, "fat component", 1.0, (343, 382), (58, 68), (35, 25), 0.02)
 BY_NAME: dict[str, Tissue] = {t.name: t for t in TISSUES}
@@ -105,7 +103,7 @@ CODE: dict[str, int] = {t.name: t.code for t in TISSUES}
 NUM_TISSUES = len(TISSUES)
 
 # organ label (CrossMR labelmap value) of each tissue class; kidneys are split by side later
-LIVER_TISSUES = (CODE["liver"], CODE["hepatic vessel"], CODE["liver fissure fat"])
+LIVER_TISSUES = (CODE["liver"], CODE["hepatic vessel"])
 KIDNEY_TISSUES = (CODE["kidney cortex"], CODE["kidney medulla"], CODE["renal sinus fat"], CODE["urine"])
 SPLEEN_TISSUES = (CODE["spleen"],)
 

@@ -2,7 +2,6 @@
 
 Only the organ masks are used (no image voxel): the organs keep their real shapes and get inner structure
 (hepatic vessels; renal cortex, medulla, sinus fat and pelvis), and everything else is made up around them:
-a fat-filled fissure cutting into the liver from its front between the left lobe and the rest (in most bodies),
 body outline with subcutaneous fat and muscle wall, spine with canal and paraspinal muscles, aorta and
 inferior vena cava, perirenal fat, bowel loops of varied content in the free abdominal space, lung bases
 above the liver. Orientation (left/right, anterior/posterior, superior) is read off the organs themselves
@@ -20,7 +19,6 @@ from ..phantom.tissues import CODE
 from .contrast import smooth_noise
 
 LIVER, RIGHT_KIDNEY, LEFT_KIDNEY, SPLEEN = 1, 2, 3, 4
-FISSURE_SHARE = 0.7  # bodies whose liver has a fat-filled fissure (label maps rarely show it; real livers do)
 
 
 @dataclass(frozen=True)
@@ -103,33 +101,6 @@ class BodyBuilder:
         self.perirenal_mm = u(3, 14)
         self.z_kidney, self.z_liver_top = kc[0], self._liver_top()
         self.disc_phase, self.disc_period = u(0, 35), u(28, 38)
-        self.fissure = self._fissure_plane() if rng.random() < FISSURE_SHARE else None
-
-    def _fissure_plane(self) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
-        """(normal, a point on it, half width px, depth fraction, wobble px) of the liver's fissure: a sheet
-        running front to back (tilted up to 30 degrees) at 15-45 % of the liver's width from its left end."""
-        rng, fr = self.rng, self.frame
-        pixels = np.array(np.nonzero((self.labels == LIVER).any(0)), float)
-        across = np.tensordot(fr.right, pixels, axes=1)
-        at = across.min() + rng.uniform(0.15, 0.45) * (across.max() - across.min())
-        point = fr.right * at + fr.anterior * float(np.tensordot(fr.anterior, pixels, axes=1).mean())
-        tilt = np.deg2rad(rng.uniform(-30, 30))
-        normal = np.cos(tilt) * fr.right + np.sin(tilt) * fr.anterior
-        wobble = smooth_noise(rng, self.labels.shape[1:], 20 / self.mm) * rng.uniform(0, 4) / self.mm
-        half = max(rng.uniform(2.0, 8.0) / self.mm / 2, 0.5)  # at least one pixel wide
-        return normal, point, float(half), float(rng.uniform(0.4, 1.0)), wobble
-
-    def _fissure(self, liver: np.ndarray) -> np.ndarray:
-        """The fissure's pixels in one slice's liver mask: the sheet's band inside the liver, from its front
-        end back through a fraction of its length."""
-        normal, point, half, depth, wobble = self.fissure
-        band = np.abs(np.tensordot(normal, self.coords - point[:, None, None], axes=1) + wobble) <= half
-        cut = band & liver
-        if not cut.any():
-            return cut
-        front = np.tensordot(self.frame.anterior, self.coords, axes=1)
-        ahead = front[cut]
-        return cut & (front >= ahead.max() - depth * (ahead.max() - ahead.min()))
 
     def _liver_top(self) -> float:
         slices = np.flatnonzero((self.labels == LIVER).reshape(len(self.labels), -1).any(1))
@@ -189,8 +160,6 @@ class BodyBuilder:
             tissue[around & ~organs & (tissue != CODE["cortical bone"])] = CODE["visceral fat"]
         tissue[lab == LIVER] = CODE["liver"]
         tissue[(lab == LIVER) & vessels] = CODE["hepatic vessel"]
-        if self.fissure is not None:
-            tissue[self._fissure(lab == LIVER)] = CODE["liver fissure fat"]
         tissue[lab == SPLEEN] = CODE["spleen"]
         for side, sign in ((RIGHT_KIDNEY, -1.0), (LEFT_KIDNEY, 1.0)):
             _kidney_structure(tissue, lab == side, sign * fr.right, mm, rng, self.coords)

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from ..phantom.tissues import CODE, NUM_TISSUES
 
-FAT_CODES = (CODE["subcutaneous fat"], CODE["visceral fat"], CODE["renal sinus fat"], CODE["liver fissure fat"])
+FAT_CODES = (CODE["subcutaneous fat"], CODE["visceral fat"], CODE["renal sinus fat"])
 BLOOD_CODES = (CODE["aorta"], CODE["vein"], CODE["hepatic vessel"])
 FLUID_CODES = (CODE["urine"], CODE["CSF"], CODE["bile"], CODE["GI fluid"], CODE["ureter"])
 DARK_CODES = (CODE["air"], CODE["gas"], CODE["cortical bone"])  # no protons: dark in every real sequence
