@@ -55,10 +55,10 @@ def paint_hepatic_trees(tissue: np.ndarray, grid: Grid, p: dict, rng: np.random.
     liver_only = {CODE["liver"]}
     top = np.asarray(p["ivc_top"])
     for direction in ((1.0, -0.3, -0.35), (0.5, 0.8, -0.5), (-0.8, 0.7, -0.2)):
-        vessel_tree(tissue, grid, rng, top, np.asarray(direction), 5.0, liver_only, first=45.0)
+        _tree(tissue, grid, rng, top, np.asarray(direction), 5.0, liver_only, first=45.0)
     porta = np.asarray(p["porta"])
     for direction, r in (((1.0, -0.3, 0.3), 6.0), ((-0.9, 0.6, 0.35), 5.0)):
-        vessel_tree(tissue, grid, rng, porta, np.asarray(direction), r, liver_only, first=30.0)
+        _tree(tissue, grid, rng, porta, np.asarray(direction), r, liver_only, first=30.0)
 
 
 def paint_mesenteric_vessels(tissue: np.ndarray, grid: Grid, p: dict, rng: np.random.Generator) -> None:
@@ -66,15 +66,13 @@ def paint_mesenteric_vessels(tissue: np.ndarray, grid: Grid, p: dict, rng: np.ra
     root = np.array([p["aorta_x"] + 10, p["spine_y"] + 60.0, -30.0])
     for _ in range(int(rng.integers(5, 9))):
         direction = np.array([rng.uniform(-1, 1), rng.uniform(0.2, 0.9), rng.uniform(-0.9, -0.1)])
-        vessel_tree(tissue, grid, rng, root, direction, 2.6, {CODE["visceral fat"]}, first=35.0, min_radius=1.0,
+        _tree(tissue, grid, rng, root, direction, 2.6, {CODE["visceral fat"]}, first=35.0, min_radius=1.0,
               code=CODE["vein"])
 
 
-def vessel_tree(tissue: np.ndarray, grid: Grid, rng: np.random.Generator, start, direction, radius: float, where,
-                first: float, min_radius: float = 1.3, code: int = CODE["hepatic vessel"]) -> None:
-    """Paint a randomly branching vessel tree (bifurcations, Murray-like radius decrease, gentle curvature) with
-    `code` into `tissue` on `grid`, from `start` (mm) along `direction`, trunk `radius` and length `first` (mm);
-    `where`: the tissue codes it may overwrite (None: any)."""
+def _tree(tissue, grid, rng, start, direction, radius, where, first: float, min_radius: float = 1.3,
+          code: int = CODE["hepatic vessel"]) -> None:
+    """Randomly branching vessel tree (bifurcations, Murray-like radius decrease, gentle curvature)."""
     stack = [(np.asarray(start, float), direction / np.linalg.norm(direction), radius, first)]
     while stack:
         p0, d, r, length = stack.pop()

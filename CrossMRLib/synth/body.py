@@ -1,8 +1,7 @@
 """A synthetic body around real organ label maps: CHAOS organ masks -> a full tissue map.
 
 Only the organ masks are used (no image voxel): the organs keep their real shapes and get inner structure
-(hepatic and portal vein trees of real calibre plus a fine vessel network; renal cortex, medulla, sinus fat and
-pelvis), and everything else is made up around them:
+(hepatic vessels; renal cortex, medulla, sinus fat and pelvis), and everything else is made up around them:
 body outline with subcutaneous fat and muscle wall, spine with canal and paraspinal muscles, aorta and
 inferior vena cava, perirenal fat, bowel loops of varied content in the free abdominal space, lung bases
 above the liver. Orientation (left/right, anterior/posterior, superior) is read off the organs themselves
@@ -16,9 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..phantom.shapes import Grid
 from ..phantom.tissues import CODE
-from ..phantom.vessels import vessel_tree
 from .contrast import smooth_noise
 
 LIVER, RIGHT_KIDNEY, LEFT_KIDNEY, SPLEEN = 1, 2, 3, 4
@@ -196,55 +193,11 @@ class BodyBuilder:
         return out
 
     def vessels(self) -> np.ndarray:
-        """(K, H, W) bool, to be kept inside the liver: a fine network (zero crossings of a smooth field, one to
-        two pixels wide) plus vein trees of real calibre, 3D and continuous across slices: three hepatic veins
-        fanning out from the inferior vena cava below the liver's dome and the portal vein's three branches from
-        the porta hepatis (trunks 5-7 mm in radius, branching down to about 1.5 mm), and smaller trees from random
-        points of the liver (3-5 mm)."""
+        """(K, H, W) bool: branching vessel-like sheets (zero crossings of a smooth field) for the liver."""
         K, H, W = self.labels.shape
         width = self.rng.uniform(0.04, 0.1)
         scale = self.rng.uniform(10, 20) / self.mm
-        fine = np.stack([np.abs(smooth_noise(self.rng, (H, W), scale)) < width for _ in range(K)])
-        return fine | self._vein_trees()
-
-    def _vein_trees(self) -> np.ndarray:
-        rng, fr, (K, H, W) = self.rng, self.frame, self.labels.shape
-        grid = Grid(np.zeros(3), np.array([self.mm, self.mm, self.slice_mm]), (K, H, W))
-        trees = np.zeros((K, H, W), np.uint8)
-
-        def mm_point(k: float, rowcol: np.ndarray) -> np.ndarray:  # (x, y, z) in mm of the grid
-            return np.array([rowcol[1] * self.mm, rowcol[0] * self.mm, k * self.slice_mm])
-
-        def direction(right: float, anterior: float, superior: float) -> np.ndarray:
-            d_rc = fr.right * right + fr.anterior * anterior
-            return np.array([d_rc[1], d_rc[0], superior * fr.superior]) + rng.normal(0.0, 0.15, 3)
-
-        liver = self.labels == LIVER
-        slices = np.flatnonzero(liver.reshape(K, -1).any(1))
-        low, high = (slices[0], slices[-1]) if fr.superior > 0 else (slices[-1], slices[0])
-        span = float(high - low)
-        # hepatic veins: from the IVC 10-30 mm below the dome, right, middle and left, running down and forwards
-        front = self.spine + fr.anterior * (self.vertebra_mm + 2) / self.mm
-        ivc = front + fr.anterior * (self.ivc_mm + 4) / self.mm + fr.right * 24 / self.mm
-        start = mm_point(high - fr.superior * rng.uniform(10, 30) / self.slice_mm, ivc)
-        for d in ((1.0, 0.1, -0.35), (0.4, 0.9, -0.5), (-0.8, 0.7, -0.2)):
-            vessel_tree(trees, grid, rng, start, direction(*d), rng.uniform(5.0, 7.0), None, first=60.0,
-                        min_radius=1.5, code=1)
-        # portal vein: from the porta hepatis (medial and posterior in the liver, 30-50 % up its height)
-        k = int(round(low + (high - low) * rng.uniform(0.3, 0.5))) if span else int(low)
-        rows, cols = np.nonzero(liver[k]) if liver[k].any() else np.nonzero(liver.any(0))
-        centre = np.array([rows.mean(), cols.mean()]) - (fr.right * rng.uniform(10, 25)
-                                                        + fr.anterior * rng.uniform(0, 15)) / self.mm
-        porta = mm_point(k, centre)
-        for d in ((1.0, 0.4, 0.2), (1.0, -0.5, 0.2), (-0.9, 0.6, 0.35)):  # right anterior, right posterior, left
-            vessel_tree(trees, grid, rng, porta, direction(*d), rng.uniform(5.0, 7.0), None, first=40.0,
-                        min_radius=1.5, code=1)
-        # smaller branches all through the organ: trees from random liver voxels in random directions
-        points = np.argwhere(liver)
-        for k, r, c in points[rng.choice(len(points), size=int(rng.integers(15, 31)))]:
-            vessel_tree(trees, grid, rng, mm_point(k, np.array([r, c])), rng.normal(size=3), rng.uniform(3.0, 5.0),
-                        None, first=rng.uniform(20.0, 40.0), min_radius=1.5, code=1)
-        return trees > 0
+        return np.stack([np.abs(smooth_noise(self.rng, (H, W), scale)) < width for _ in range(K)])
 
 
 def body_tissues(labels: np.ndarray, spacing: tuple[float, float], slice_mm: float, seed: int) -> np.ndarray:
