@@ -38,7 +38,6 @@ from CrossMRLib.model.config import ModelConfig  # noqa: E402
 from CrossMRLib.model.data import CHAOS_SUBJECTS, TRAIN_SUBJECTS, chaos_root  # noqa: E402
 from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0, recipe_shares, training_volumes  # noqa: E402
 from CrossMRLib.model.training import TrainSettings, cpu_has_native_bf16, init_distributed, train  # noqa: E402
-from CrossMRLib.model.weights import file_sha256  # noqa: E402
 
 SUBJECT_SETS = {"train": TRAIN_SUBJECTS, "all": CHAOS_SUBJECTS}  # "all": the shipped weights (no CHAOS held out)
 
@@ -77,8 +76,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=0,
                    help="draw training pairs (and generate uncached phantoms) in this many processes (0: in the "
                         "training process)")
-    p.add_argument("--init", type=Path, default=None, metavar="WEIGHTS",
-                   help="start from these exported weights instead of random ones (a second training cycle)")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0)
     p.add_argument("--log-every", type=int, default=20)
     args = p.parse_args(argv)
@@ -86,8 +83,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --minutes and/or --steps")
     if not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 turns the average off), got {args.ema}")
-    if args.init is not None and not args.init.is_file():
-        p.error(f"--init {args.init}: no such weights file; give the exported weights (.pt) of a finished run")
     if args.bf16 and args.device == "cpu" and not cpu_has_native_bf16():
         p.error("--bf16: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so bfloat16 steps would run 10 to 20 "
                 "times slower than float32; drop --bf16")
@@ -134,12 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, bf16=args.bf16, device=args.device, workers=args.workers,
-                             model=ModelConfig(input_size=args.size), init=args.init)
+                             model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "chaos_image_subjects": [] if args.no_chaos else list(subjects), "chaos_label_subjects": list(subjects),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else [],
-            "source_shares": recipe_shares(),
-            **({"init_sha256": file_sha256(args.init)} if args.init is not None else {})}
+            "source_shares": recipe_shares()}
     try:
         train(settings, volumes, log, args.export if rank == 0 else None, meta)
     except InputError as exc:  # e.g. resuming --ema from a run without it: one line, no traceback

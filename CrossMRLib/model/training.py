@@ -46,7 +46,6 @@ class TrainSettings:
     device: str = "cpu"  # "cuda": one process on the GPU (not under torchrun)
     workers: int = 0  # > 0: pairs are drawn in this many DataLoader processes (fresh streams on resume)
     model: ModelConfig = field(default_factory=ModelConfig)
-    init: Path | None = None  # exported weights to start from (a second cycle of a finished run), not random
 
 
 def cpu_has_native_bf16() -> bool:
@@ -100,10 +99,7 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    model = CrossMRNet(settings.model)
-    if settings.init is not None:
-        start_from_weights(model, settings.init)
-    model = model.to(device)
+    model = CrossMRNet(settings.model).to(device)
     # fused: one kernel for all parameters (the same update; about 10 ms less per CPU step than the loop)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
     sampler = PairSampler(volumes, settings.model.input_size, settings.seed * 1000 + rank)
@@ -171,18 +167,6 @@ def train(settings: TrainSettings, volumes: list[Volume], log: Callable[[str], N
         log(f"done: {step} steps in {elapsed / 60:.1f} min")
     return {"steps": step, "history": history, "minutes": elapsed / 60, "model": model,
             "average": average.model if average is not None else None}
-
-
-def start_from_weights(model: CrossMRNet, path: Path) -> None:
-    """Copy exported weights (sha256-checked, `weights_only`) into the freshly built `model`; their network
-    config must be the run's."""
-    from .weights import load_weights
-
-    source, _ = load_weights(path)
-    if source.config.to_dict() != model.config.to_dict():
-        raise InputError(f"--init {path} holds a network of another shape (input {source.config.input_size}, "
-                         f"this run {model.config.input_size}); give the same --size as the run that made it")
-    model.load_state_dict(source.state_dict())
 
 
 def as_float32(preds: list[dict]) -> list[dict]:
