@@ -7,6 +7,7 @@ import logging
 import sys
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .errors import Cancelled, InputError
 
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.propagate = False
     try:
         args = build_parser().parse_args(argv)
+        if argv is None and args.command == "segment":  # a process of its own (the Slicer module's, a user's)
+            keep_freed_memory()
         return int(_commands()[args.command].run(args) or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
