@@ -88,25 +88,50 @@ def test_thin_scribbles_survive_downsampling():
     assert masks.shape == (1, 4, 128, 128) and masks[0, 1].sum() >= 70 and not masks[0, [0, 2, 3]].any()
 
 
-def test_segment_target_shapes_organs_cache_and_determinism(method):
+def _reference_target_scribbles() -> tuple[Series, Series, np.ndarray]:
     ref = _series("ref", (6, 40, 48), (4.0, 4.0, 6.0), 0)
-    tgt = _series("tgt", (5, 30, 36), (5.0, 5.0, 7.0), 1)
-    scr = _scribbles(ref.shape)
-    calls = []
+    return ref, _series("tgt", (5, 30, 36), (5.0, 5.0, 7.0), 1), _scribbles(ref.shape)
+
+
+def _count_encodes(method: CrossMRModelMethod, monkeypatch) -> list[int]:
+    """The batch size of every encoder call from now on (the test's patch of the method's network)."""
+    calls: list[int] = []
     encode = method.model.encode
-    method.model.encode = lambda x, **kw: calls.append(len(x)) or encode(x, **kw)
-    try:
-        out = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
-        first = sum(calls)
-        again = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
-        ref_out = method.segment_target(ref, scr, ref, identity_pairing(ref))
-    finally:
-        method.model.encode = encode
+    monkeypatch.setattr(method.model, "encode", lambda x, **kw: calls.append(len(x)) or encode(x, **kw))
+    return calls
+
+
+def test_segment_target_shapes_organs_cache_and_determinism(method, monkeypatch):
+    ref, tgt, scr = _reference_target_scribbles()
+    calls = _count_encodes(method, monkeypatch)
+    out = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+    first = sum(calls)
+    again = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+    ref_out = method.segment_target(ref, scr, ref, identity_pairing(ref))
     assert out.dtype == np.uint8 and out.shape == tgt.shape and ref_out.shape == ref.shape
     assert set(np.unique(out)) <= {0, 1, 3} and set(np.unique(ref_out)) <= {0, 1, 3}
     assert np.array_equal(out, again)  # same input -> same output
     assert first == 2 + tgt.num_slices  # the two scribbled reference slices, then the targets once each
     assert sum(calls) == first + tgt.num_slices + ref.num_slices  # reference slices not encoded again
+
+
+def test_the_reference_segmenting_itself_encodes_each_slice_once_with_the_same_tokens(method, monkeypatch):
+    ref, tgt, scr = _reference_target_scribbles()
+    calls = _count_encodes(method, monkeypatch)
+    method._cache = None
+    ref_out = method.segment_target(ref, scr, ref, identity_pairing(ref))  # reference first, as a study runs
+    from_targets = dict(method._cache.tokens)
+    tgt_out = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+    assert calls == [ref.num_slices, tgt.num_slices]  # the scribbled slices' tokens came from the first batch
+    method._cache = None  # tokens encoded the reference way (target first), then the reference
+    fresh_tgt = method.segment_target(ref, scr, tgt, pair_slices(ref, tgt))
+    fresh_ref = method.segment_target(ref, scr, ref, identity_pairing(ref))
+    assert sorted(from_targets) == sorted(method._cache.tokens) == [2, 4]
+    for k, (levels, valid) in method._cache.tokens.items():
+        assert torch.equal(valid, from_targets[k][1])
+        for a, b in zip(levels, from_targets[k][0]):
+            assert torch.allclose(a, b, atol=1e-5)
+    assert np.array_equal(ref_out, fresh_ref) and np.array_equal(tgt_out, fresh_tgt)
 
 
 def test_cancel_and_input_errors(method, tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """Train the CrossMR model from scratch on CPU (or under torchrun with DDP/gloo, or on one CUDA GPU).
 
-Shipped weights (Resources/Models/MODEL_CARD.md): real CHAOS images and label maps of all 15 subjects, 24
-generated studies, and domain-randomised images (shares: CrossMRLib/model/sources.py); two processes of one
-thread each:
+The shipped recipe's candidate: real CHAOS images and label maps of all 15 subjects, 24 generated studies, and
+domain-randomised images (shares: CrossMRLib/model/sources.py); two processes of one thread each. Not what made
+the shipped crossmr_model.pt (its command and commit: Resources/Models/MODEL_CARD.md): three runs of it scored
+the generated studies below that file (docs/experiments.md, train/recipes.py).
     OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc_per_node 2 train/train.py --threads 1 --steps 7400 --batch 6 \
         --phantoms 24 --lr 6e-4 --ema 0.999 --size 144 --bf16 --chaos-subjects all \
         --out runs/shipped --export runs/shipped/crossmr_model.pt

@@ -200,8 +200,9 @@ class CrossMRModelMethod:
                 own_tokens = encode_own_strokes(self.model, images, own, own_slices, to_ref, levels_of)
                 tokens = MixedTokens(cache, own_tokens, organ_slices, self.mix_tokens)
                 organ_slices = tokens.rows(reach)
+        itself = to_ref is None and images.shape == cache.images.shape and np.array_equal(images, cache.images)
         outputs = iter_slice_outputs(self.model, tokens, images, organ_slices, target.shape[1:], cancel, to_ref,
-                                     to_tgt, features)
+                                     to_tgt, features, cache if itself else None)
         outputs = with_scribbled_presence(outputs, scribbled)
         if not self.refine:
             return outputs

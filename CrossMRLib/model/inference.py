@@ -113,6 +113,22 @@ class TokenCache:
             for i, k in enumerate(chunk):
                 self.tokens[k] = ([t[i] for t in tokens], valid[i])
 
+    @torch.no_grad()
+    def add_encoded(self, start: int, encoded: Features) -> None:
+        """Tokens of the scribbled reference slices start.. from their features encoded as a target's (the
+        reference series segmented itself: each of its slices is encoded once, not twice)."""
+        rows = [i for i in range(len(encoded.levels[0]))
+                if start + i not in self.tokens and bool(self.scribbles[start + i].any())]
+        if not rows:
+            return
+        device = encoded.levels[0].device
+        with _autocast(device):
+            tokens, valid = self.model.tokens(Features([level[rows] for level in encoded.levels], None),
+                                              self.scribbles[[start + i for i in rows]].to(device))
+        tokens = [t.float() for t in tokens]
+        for j, i in enumerate(rows):
+            self.tokens[start + i] = ([t[j] for t in tokens], valid[j])
+
     def gather(self, organ_slices: np.ndarray) -> list[torch.Tensor]:
         """Tokens (B, O, T, D) per level for rows of organ -> reference slice indices (-1 = none)."""
         self.ensure(organ_slices.reshape(-1).tolist())
@@ -134,7 +150,7 @@ class TokenCache:
 def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray, organ_slices: np.ndarray,
                        out_shape: tuple[int, int], cancel: Callable[[], bool] | None = None,
                        to_reference: np.ndarray | None = None, to_target: np.ndarray | None = None,
-                       features: dict[int, Features] | None = None,
+                       features: dict[int, Features] | None = None, reference_cache: TokenCache | None = None,
                        ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Per batch of target slices: (start, stop, probabilities (B, O, J, I), presence (B, O)), on the CPU.
 
@@ -151,6 +167,8 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
     `features` ({batch start: encoded batch}): the target batches' encoder outputs are looked up there and
     stored there when missing, so a later call on the same target images (new strokes) encodes nothing.
     `cache` may also be a token source with `gather_at(start, rows)` (keys other than -1 count as prompted).
+    `reference_cache`: `targets` are that cache's reference images themselves; the tokens of their scribbled
+    slices are taken from the batches as they are encoded here instead of encoding those slices again.
     """
     model.eval()
     device = model_device(model)
@@ -163,7 +181,6 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
         valid = torch.from_numpy(rows != -1)
         if not valid.any():
             continue
-        tokens = cache.gather_at(start, rows) if hasattr(cache, "gather_at") else cache.gather(rows)
         encoded = features.get(start) if features is not None else None
         if encoded is None:
             images = torch.from_numpy(targets[start:stop])[:, None].to(device)
@@ -173,6 +190,9 @@ def iter_slice_outputs(model: CrossMRNet, cache: TokenCache, targets: np.ndarray
                 encoded = model.encode(images, project_mask=False)
             if features is not None:
                 features[start] = encoded
+        if reference_cache is not None:
+            reference_cache.add_encoded(start, encoded)
+        tokens = cache.gather_at(start, rows) if hasattr(cache, "gather_at") else cache.gather(rows)
         with _autocast(device):
             pred = model.decode(encoded, tokens, final_only=True)[-1]
         presence = torch.sigmoid(pred["scores"].float().max(-1).values).cpu() * valid
