@@ -22,3 +22,13 @@ def test_errors_are_counted_in_the_third_of_the_organ_they_lie_in_whichever_way_
     down = height_thirds(truth, pred, superior=-1)  # slice 0 is its superior end
     np.testing.assert_array_equal(down, [[12, 0, 1], [12, 0, 0], [12, 1, 0]])
     assert not height_thirds(np.zeros_like(truth), pred, superior=1).any()  # no organ: nothing counted
+
+
+def test_a_subject_missing_from_the_chaos_folder_is_named_in_one_line(tmp_path):
+    import pytest
+
+    from error_breakdown import main
+
+    (tmp_path / "patient_33").mkdir()
+    with pytest.raises(SystemExit, match="no CHAOS subject 02 at .*; pass --chaos and --subjects"):
+        main(["--chaos", str(tmp_path), "--subjects", "33", "02"])

@@ -1,15 +1,17 @@
 """Where a model's errors sit, per organ: what the mask grid alone would cost, and how the model's error
 voxels split into missed slices, false slices, a 2-pixel band around the true edge (too small: FN, too
 large: FP) and farther away; then the false negatives and positives in the inferior, middle and superior
-third of each organ's slices, as shares of its true voxels there. On CHAOS validation (reference = target), or with `--phantom C` on the
-generated held-out studies seeds 1..5 with T1w scribbles and contrast C as the target (as evaluate.py).
+third of each organ's slices, as shares of its true voxels there. On CHAOS validation (reference = target; other
+CHAOS subjects with `--subjects`), or with `--phantom C` on the generated held-out studies seeds 1..5 with T1w
+scribbles and contrast C as the target (as evaluate.py).
 
     .venv/bin/python train/error_breakdown.py [--weights W] [--mode dense|sparse] [--no-refine] [--threads 2]
+        [--subjects 01 02 ...]
     .venv/bin/python train/error_breakdown.py --phantom opposed
 
 The grid ceiling: each true organ mask area-averaged onto the network's mask grid (half the input side),
 brought back bilinearly and thresholded at 0.5, i.e. a perfect network's masks before any sharpening.
-Voxel counts are pooled over the validation subjects (evaluate.py averages per subject instead).
+Voxel counts are pooled over the subjects (evaluate.py averages per subject instead).
 """
 
 from __future__ import annotations
@@ -78,9 +80,10 @@ def height_thirds(truth: np.ndarray, pred: np.ndarray, superior: int) -> np.ndar
     return out
 
 
-def chaos_cases(method, root: Path, mode: str, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """(truth, prediction, superior step) of the CHAOS validation subjects, reference = target."""
-    for s in VAL_SUBJECTS:
+def chaos_cases(method, root: Path, mode: str, seed: int, subjects: tuple[str, ...] = VAL_SUBJECTS
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(truth, prediction, superior step) of CHAOS `subjects` (the validation ones by default), reference = target."""
+    for s in subjects:
         image, truth = read_chaos(root, s)
         scribbles, _ = scribbles_for(truth, image.spacing, mode, seed + int(s))
         yield truth, method.segment_target(image, scribbles, image, identity_pairing(image)), superior_step(image)
@@ -106,9 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-refine", action="store_true", help="without the edge-aware sharpening (for comparison)")
     p.add_argument("--phantom", choices=TARGET_CONTRASTS, default=None,
                    help="generated studies seeds 1..5, T1w scribbles (--mode), this contrast as the target")
+    p.add_argument("--subjects", nargs="+", default=list(VAL_SUBJECTS),
+                   help="CHAOS subjects (default: validation); e.g. the training subjects for never-seen weights")
     args = p.parse_args(argv)
-    if args.phantom is None and not (args.chaos / f"patient_{VAL_SUBJECTS[0]}").is_dir():
-        raise SystemExit(f"error_breakdown.py: no CHAOS data at {args.chaos}; pass --chaos (or --phantom C)")
+    missing = [s for s in args.subjects if not (args.chaos / f"patient_{s}").is_dir()]
+    if args.phantom is None and missing:
+        raise SystemExit(f"error_breakdown.py: no CHAOS subject {missing[0]} at {args.chaos}; pass --chaos and "
+                         "--subjects (or --phantom C)")
 
     method = CrossMRModelMethod(weights=args.weights, threads=args.threads, refine=not args.no_refine)
     side = method.size // 2
@@ -116,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = {o: [0.0, 0.0] for o in range(1, 5)}
     thirds = {o: np.zeros((3, 3)) for o in range(1, 5)}
     cases = phantom_cases(method, args.phantom, args.mode, args.seed) if args.phantom else \
-        chaos_cases(method, args.chaos, args.mode, args.seed)
+        chaos_cases(method, args.chaos, args.mode, args.seed, tuple(args.subjects))
     for truth, pred, superior in cases:
         for o in range(1, 5):
             thirds[o] += height_thirds(truth == o, pred == o, superior)
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             ceiling[o][0] += overlap
             ceiling[o][1] += size
     where = f"generated studies {list(HELD_OUT_PHANTOM_SEEDS)}, T1w -> {args.phantom}" if args.phantom else \
-        f"CHAOS validation {' '.join(VAL_SUBJECTS)}"
+        f"CHAOS {'validation ' if tuple(args.subjects) == tuple(VAL_SUBJECTS) else ''}{' '.join(args.subjects)}"
     print(f"{where}, {args.mode} scribbles, weights sha256 "
           f"{method.weights_sha256[:8]}{', no sharpening' if args.no_refine else ''}; shares of each organ's error voxels (FN + FP)")
     print(f"| organ | {side}x{side} grid ceiling DSC | model DSC | missed slices | false slices | "
