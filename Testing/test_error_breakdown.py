@@ -1,14 +1,16 @@
-"""train/error_breakdown.py's split of an organ's errors by height: the inferior, middle and superior thirds."""
+"""train/error_breakdown.py: its split of an organ's errors by height (inferior, middle and superior thirds) and its
+one-line error for a subject missing from the CHAOS folder."""
 
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "train"))
 
-from error_breakdown import height_thirds  # noqa: E402
+from error_breakdown import height_thirds, main  # noqa: E402
 
 
 def test_errors_are_counted_in_the_third_of_the_organ_they_lie_in_whichever_way_slices_run():
@@ -25,10 +27,6 @@ def test_errors_are_counted_in_the_third_of_the_organ_they_lie_in_whichever_way_
 
 
 def test_a_subject_missing_from_the_chaos_folder_is_named_in_one_line(tmp_path):
-    import pytest
-
-    from error_breakdown import main
-
     (tmp_path / "patient_33").mkdir()
     with pytest.raises(SystemExit, match="no CHAOS subject 02 at .*; pass --chaos and --subjects"):
         main(["--chaos", str(tmp_path), "--subjects", "33", "02"])

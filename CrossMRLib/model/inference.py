@@ -108,10 +108,7 @@ class TokenCache:
             chunk = todo[start:start + TARGET_BATCH]
             with _autocast(device):
                 feats = self.model.encode(torch.from_numpy(self.images[chunk])[:, None].to(device), mask_rows=None)
-                tokens, valid = self.model.tokens(feats, self.scribbles[chunk].to(device))
-            tokens = [t.float() for t in tokens]
-            for i, k in enumerate(chunk):
-                self.tokens[k] = ([t[i] for t in tokens], valid[i])
+            self._keep(chunk, feats)
 
     @torch.no_grad()
     def add_encoded(self, start: int, encoded: Features) -> None:
@@ -119,15 +116,17 @@ class TokenCache:
         reference series segmented itself: each of its slices is encoded once, not twice)."""
         rows = [i for i in range(len(encoded.levels[0]))
                 if start + i not in self.tokens and bool(self.scribbles[start + i].any())]
-        if not rows:
-            return
-        device = encoded.levels[0].device
+        if rows:
+            self._keep([start + i for i in rows], Features([level[rows] for level in encoded.levels], None))
+
+    def _keep(self, slices: list[int], feats: Features) -> None:
+        """Cache the tokens of reference `slices` from their encoded features (one row each)."""
+        device = feats.levels[0].device
         with _autocast(device):
-            tokens, valid = self.model.tokens(Features([level[rows] for level in encoded.levels], None),
-                                              self.scribbles[[start + i for i in rows]].to(device))
+            tokens, valid = self.model.tokens(feats, self.scribbles[slices].to(device))
         tokens = [t.float() for t in tokens]
-        for j, i in enumerate(rows):
-            self.tokens[start + i] = ([t[j] for t in tokens], valid[j])
+        for i, k in enumerate(slices):
+            self.tokens[k] = ([t[i] for t in tokens], valid[i])
 
     def gather(self, organ_slices: np.ndarray) -> list[torch.Tensor]:
         """Tokens (B, O, T, D) per level for rows of organ -> reference slice indices (-1 = none)."""
