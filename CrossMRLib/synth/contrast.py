@@ -1,9 +1,8 @@
 """Domain-randomised MR contrasts from tissue maps (in the spirit of SynthSeg, Billot et al. 2023).
 
 A `RandomContrast` draws one random "sequence": per tissue class a mixture of 1-3 Gaussian intensity
-components (not one mean) placed in patches from texture-sized up to lobe-sized (so one organ may hold large
-regions of different intensity), a label-aware texture amplitude, and whether fat is suppressed (with a
-spatially failing suppression). `render` turns a tissue slice into an image with that contrast plus a random
+components (not one mean), a label-aware texture amplitude, and whether fat is suppressed (with a spatially
+failing suppression). `render` turns a tissue slice into an image with that contrast plus a random
 acquisition: bias field, partial volume (blur, low resolution along one axis, blending of the neighbouring
 slices through the slice thickness), motion ghosts along the phase-encoding axis, Rician noise and gamma.
 Two independent draws give the reference and target of a training pair; the organ labels follow from the
@@ -53,7 +52,6 @@ class RandomContrast:
         self.spread = rng.uniform(0.0, 0.04, NUM_TISSUES)  # per-pixel spread inside a component
         self.texture = rng.uniform(0.0, 0.12, NUM_TISSUES)  # amplitude of the smooth within-tissue texture
         self.texture_scale = rng.uniform(2.0, 8.0)  # pixels
-        self.mixing_scale = float(np.exp(rng.uniform(np.log(3.0), np.log(48.0))))  # pixels, size of the patches
         self.means = means
 
     def _link(self, means: np.ndarray, codes: tuple[int, ...], p: float, jitter: float) -> None:
@@ -63,7 +61,7 @@ class RandomContrast:
     def tissue_image(self, tissue: np.ndarray) -> np.ndarray:
         """Noise-free intensities of one (H, W) tissue slice: mixtures, texture, failing fat suppression."""
         rng, shape = self.rng, tissue.shape
-        mixing = smooth_noise(rng, shape, self.mixing_scale)
+        mixing = smooth_noise(rng, shape, self.texture_scale * 1.5)
         texture = smooth_noise(rng, shape, self.texture_scale)
         grain = rng.normal(size=shape).astype(np.float32)
         out = np.zeros(shape, np.float32)
