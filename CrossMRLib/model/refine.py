@@ -1,7 +1,7 @@
 """Edge-aware sharpening of the network's organ probabilities with the full-resolution target image.
 
-The network paints masks on a coarse grid (a quarter of the input side), so its organ boundaries are soft
-and can sit a few pixels off the organ's edge. A guided filter (He, Sun and Tang, "Guided Image
+The network paints masks on a coarse grid (half its input side, itself smaller than most images), so its organ
+boundaries are soft and can sit a few pixels off the organ's edge. A guided filter (He, Sun and Tang, "Guided Image
 Filtering", 2010) fits, in every window of the target slice, the probabilities as a linear function of the
 image; where the window straddles an organ edge the fit follows the edge, elsewhere it only smooths. The
 radius and eps are the best of those compared on the calibration studies (generated seeds 6..10, used
