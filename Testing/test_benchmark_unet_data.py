@@ -50,6 +50,23 @@ def test_unet_training_volumes_hold_chaos_in_crossmrs_proportion(monkeypatch):
     assert all(v.name.startswith("gen") for v in bench.unet_volumes(args, UNetConfig(), without_chaos, Path("cache")))
 
 
+def test_weights_trained_on_the_scored_subjects_are_refused_with_what_to_pass():
+    """The shipped weights saw all 15 CHAOS subjects: a benchmark with them would score CrossMR on its own
+    training images (and train the U-Nets there too), so it asks for weights trained on the training subjects."""
+    import pytest
+
+    from CrossMRLib.errors import InputError
+    from CrossMRLib.model.data import CHAOS_SUBJECTS
+
+    bench = benchmark_module()
+    args = bench.parse([])
+    all15 = {"chaos_image_subjects": list(CHAOS_SUBJECTS), "phantom_seeds": [1000, 1023]}
+    with pytest.raises(InputError, match="trained on CHAOS subjects 33 34 37 38 39.*pass --weights"):
+        bench.unet_training_data(args, all15, chaos=True)
+    ten = {"chaos_image_subjects": list(TRAIN_SUBJECTS), "phantom_seeds": [1000, 1023]}
+    assert bench.unet_training_data(args, ten, chaos=True)["chaos"] == list(TRAIN_SUBJECTS)
+
+
 def test_unets_train_in_bfloat16_only_on_cpus_that_compute_it_natively(monkeypatch):
     """Emulated bfloat16 made a U-Net step about 30 times slower than float32 on an AVX2-only CPU (days for the
     benchmark's budget); the precision is part of the cached network's key."""

@@ -11,10 +11,10 @@ from CrossMRLib.model.weights import expected_sha256, file_sha256
 from CrossMRLib.pairing import pair_slices
 from CrossMRLib.scribbles.synth import synthesize_scribbles
 
-# Measured for exactly this case (seed 2, scribble rng 0) with the shipped weights and the default three
-# passes, sharpened along the image's edges: mean DSC 0.921 (one pass: 0.922; without the sharpening: 0.912;
-# T1w -> T2w over 5 held-out seeds: 0.941, docs/results.md). The bound leaves a margin of ~0.07.
-MIN_MEAN_DSC_T2W = 0.85
+# Measured for exactly this case (seed 2, scribble rng 0) with the shipped weights (835c0470), one pass per slice,
+# sharpened along the image's edges: mean DSC 0.947 (without the sharpening: 0.936; T1w -> T2w over 5 held-out
+# seeds: 0.953, docs/results.md). The bound leaves a margin of ~0.07.
+MIN_MEAN_DSC_T2W = 0.88
 HELD_OUT_SEED = 2  # training uses seeds 1000+, never 1..5
 
 

@@ -120,9 +120,10 @@ def test_page_says_when_scored_chaos_subjects_were_in_training():
     held_out = report(dict(MEASURED, chaos_label_subjects=["01", "33"]))
     held_out |= {"chaos_subjects": ["33", "34"], "chaos_image_subjects": ["01", "02"]}
     page = render_page(held_out, "CMD")
-    assert "CHAOS subjects 33 34, never trained on" in page and "measure fit" not in page
+    assert "CHAOS subjects 33 34, never trained on" in page and "measure fit" not in page and "(fit)" not in page
     assert "organ label maps of subjects 33: their anatomy was in training" in page
     trained = held_out | {"chaos_image_subjects": ["01", "33", "34"]}
     page = render_page(trained, "CMD")
     assert "trained on the images of 33 34" in page
+    assert "| CHAOS T2-SPIR, dense strokes (5 volumes), subjects CrossMR was trained on (fit) |" in page
     assert "## Caveats\n\nThe shipped weights were trained on the images of CHAOS subjects 33 34" in page

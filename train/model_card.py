@@ -84,8 +84,17 @@ def never_seen_text(report: dict) -> str:
     shipped = [report[k]["model"]["mean"]["dice"] for k in ("chaos_dense", "chaos_sparse")]
     unseen = [entry[k]["model"]["mean"]["dice"] for k in ("chaos_dense", "chaos_sparse")]
     return (f"Mean DSC on the CHAOS validation subjects, same strokes: dense {unseen[0]:.3f}, sparse {unseen[1]:.3f} "
-            f"(shipped model {shipped[0]:.3f}, {shipped[1]:.3f}); per organ in the table above. sha256 "
+            f"(shipped model{', trained on them:' if chaos_trained_on(report) else ''} {shipped[0]:.3f}, "
+            f"{shipped[1]:.3f}); per organ in the table above. sha256 "
             f"`{entry['sha256']}`.")
+
+
+def never_trained(unseen: list[str]) -> str:
+    """The evaluation data the weights never saw: CHAOS subjects (if any) and the generated seeds 1..10."""
+    seeds = "generated seeds 1..10 (evaluation, calibration)"
+    if not unseen:
+        return f"{seeds}; every CHAOS subject was in training, so no CHAOS score here is held out"
+    return f"CHAOS subjects {', '.join(unseen)} and {seeds}"
 
 
 def card(weights: Path, report: dict, commit: str, command: str, notes: str = "") -> str:
@@ -114,7 +123,7 @@ from scratch.
 ## Training data
 - {chaos_data(meta)}; generated five-contrast studies, seeds {f'{seeds[0]}..{seeds[-1]}' if seeds else 'none'},
   each contrast with its own labels{randomised(meta)}.
-- Never trained on: CHAOS subjects {', '.join(unseen) or 'none'} and generated seeds 1..10 (evaluation, calibration).
+- Never trained on: {never_trained(unseen)}.
 - {meta.get('steps', '?')} steps ({meta.get('minutes', '?')} min on 2 CPU cores); the file holds {averaging(meta)}.
 
 ## Reproduce

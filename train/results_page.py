@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from CrossMRLib.model.sources import recipe_shares  # noqa: E402
 from CrossMRLib.organs import ORGAN_BY_LABEL  # noqa: E402
-from evaluation_setup import CAVEATS, SETUP  # noqa: E402
+from evaluation_setup import CAVEATS, FIT_CAVEAT, GENERAL_CAVEATS, SETUP  # noqa: E402
 
 ORGAN_KEYS = [str(o) for o in sorted(ORGAN_BY_LABEL)]
 SECTIONS = {"chaos_dense": "CHAOS T2-SPIR, dense strokes", "chaos_sparse": "CHAOS T2-SPIR, sparse strokes",
@@ -53,7 +53,7 @@ def never_seen_measured(report: dict) -> dict | None:
 
 def summary_rows(report: dict) -> list[str]:
     """Mean DSC per evaluation: CrossMR, Grow from seeds, target; the never-seen row under each CHAOS row."""
-    never = never_seen_measured(report)
+    never, fit = never_seen_measured(report), bool(chaos_trained_on(report))
     rows = ["| evaluation | CrossMR | Grow from seeds | target | met |", "|---|---|---|---|---|"]
     for key, title in SECTIONS.items():
         if key not in report:
@@ -61,7 +61,8 @@ def summary_rows(report: dict) -> list[str]:
         section = report[key]
         grown = f"{_mean(section['growcut']):.3f}" if "growcut" in section else "not run"
         target, met = target_met(key, section)
-        rows.append(f"| {title}{_volumes(section)} | {_mean(section['model']):.3f} | {grown} | {target} | "
+        seen = ", subjects CrossMR was trained on (fit)" if fit and key.startswith("chaos_") else ""
+        rows.append(f"| {title}{_volumes(section)}{seen} | {_mean(section['model']):.3f} | {grown} | {target} | "
                     f"{'yes' if met else 'no'} |")
         if key.startswith("chaos_") and never and key in never:
             target, met = target_met(key, never[key], never_seen=True)
@@ -147,7 +148,7 @@ def caveats(report: dict) -> str:
     if not seen:
         return CAVEATS
     return (f"The shipped weights were trained on the images of CHAOS subjects {' '.join(seen)}, so on them the "
-            "CHAOS rows measure fit, not how CrossMR does on a new patient. " + CAVEATS)
+            "CHAOS rows measure fit, not how CrossMR does on a new patient. " + FIT_CAVEAT + " " + GENERAL_CAVEATS)
 
 
 def inference_text(report: dict) -> str:

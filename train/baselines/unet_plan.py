@@ -17,6 +17,7 @@ from CrossMRLib.model.sources import PHANTOM_TRAIN_SEED0
 from CrossMRLib.model.training import cpu_has_native_bf16
 from train.baselines import cases as cases_mod
 from train.baselines.unet import UNetConfig
+from train.never_seen import real_image_subjects
 
 DEFAULT_UNET_PHANTOMS = 24
 SMOKE_UNET = dict(patch=64, base_filters=8, max_filters=64, batch=4, max_steps=12)
@@ -62,11 +63,13 @@ def unet_training_data(args: argparse.Namespace, crossmr_meta: dict, chaos: bool
     CrossMR's training, whose volume list held each CHAOS subject round(generated / CHAOS) times (at least
     once), so that both draw CHAOS slices equally often (45 % of draws for 10 subjects and 24 generated
     studies; listed once each, the U-Nets drew them 29 % of the time)."""
-    subjects = list(crossmr_meta.get("chaos_train_subjects", TRAIN_SUBJECTS)) if chaos else []
+    subjects = (real_image_subjects(crossmr_meta) or list(TRAIN_SUBJECTS)) if chaos else []
     subjects = subjects[:1] if args.smoke else subjects
     if set(subjects) & set(VAL_SUBJECTS):
-        raise InputError(f"CHAOS validation subjects {sorted(set(subjects) & set(VAL_SUBJECTS))} are in the "
-                         "training list; the benchmark tests on them, so train without them")
+        raise InputError(f"the CrossMR weights were trained on CHAOS subjects "
+                         f"{' '.join(sorted(set(subjects) & set(VAL_SUBJECTS)))}, which the benchmark scores (the "
+                         "shipped weights saw all 15); pass --weights with weights trained on the training subjects "
+                         "alone (train/train.py without --chaos-subjects all)")
     phantoms = unet_phantom_seeds(args, crossmr_meta, chaos)
     repeat = max(1, round(len(phantoms) / len(subjects))) if subjects else 0
     return {"chaos": subjects, "phantoms": phantoms, "chaos_repeat": repeat}
