@@ -43,26 +43,6 @@ def test_encoder_and_fpn_shapes(net):
     assert tuple(part.mask.shape) == (2, 32, 32, 32) and tuple(part.levels[0].shape) == (3, 32, 2, 2)
 
 
-def test_stride_4_mask_features_paint_masks_on_a_quarter_of_the_grid_and_weights_remember_the_stride(tmp_path):
-    """`mask_stride=4`: the same parameters, masks on a grid of a quarter the size (input side / 4), a network
-    rebuilt from its saved config with that stride; weights saved before the option (no key) stay stride 2."""
-    from CrossMRLib.model.weights import load_weights, save_weights
-
-    torch.manual_seed(0)
-    coarse = CrossMRNet(ModelConfig(**{**SMALL.to_dict(), "depths": SMALL.depths, "mask_stride": 4})).eval()
-    fine = CrossMRNet(SMALL)
-    assert {k: v.shape for k, v in coarse.state_dict().items()} == {k: v.shape for k, v in fine.state_dict().items()}
-    feats = coarse.encode(torch.rand(2, 1, 64, 64))
-    assert tuple(feats.mask.shape) == (2, 32, 16, 16)
-    with torch.inference_mode():
-        tokens, _ = coarse.tokens(coarse.encode(torch.rand(2, 1, 64, 64), mask_rows=None), _scribbles())
-        assert tuple(coarse.decode(feats, tokens, final_only=True)[-1]["masks"].shape[-2:]) == (16, 16)
-    save_weights(coarse, tmp_path / "coarse.pt")
-    assert load_weights(tmp_path / "coarse.pt")[0].config.mask_stride == 4
-    old = ModelConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "mask_stride"})
-    assert old.mask_stride == 2
-
-
 def test_reference_slices_get_the_decoder_levels_of_target_slices(net):
     """Reference slices skip the mask-only stride-4 level: their token levels are those a target gets."""
     images = torch.rand(3, 1, 64, 64)

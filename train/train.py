@@ -54,8 +54,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads per process")
     p.add_argument("--size", type=int, default=128, help="model input size (square)")
-    p.add_argument("--mask-stride", type=int, choices=(2, 4), default=2,
-                   help="stride of the mask features (4: a quarter of the mask branch's arithmetic at inference)")
     p.add_argument("--phantoms", type=int, default=0, help="generated training studies (seeds 1000+)")
     p.add_argument("--no-chaos", action="store_true",
                    help="leave every real image out (the 'real contrast never seen in training' row): generated "
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings(out_dir=args.out, minutes=args.minutes, steps=args.steps, batch=args.batch, lr=args.lr, warmup_steps=args.warmup,
                              seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
                              log_every=args.log_every, ema_decay=args.ema, bf16=args.bf16, device=args.device, workers=args.workers,
-                             model=ModelConfig(input_size=args.size, mask_stride=args.mask_stride))
+                             model=ModelConfig(input_size=args.size))
     meta = {"command": " ".join(["train/train.py", *(argv if argv is not None else sys.argv[1:])]),
             "chaos_image_subjects": [] if args.no_chaos else list(subjects), "chaos_label_subjects": list(subjects),
             "phantom_seeds": [PHANTOM_TRAIN_SEED0, PHANTOM_TRAIN_SEED0 + args.phantoms - 1] if args.phantoms else [],

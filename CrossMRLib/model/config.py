@@ -19,7 +19,6 @@ class ModelConfig:
     num_queries: int = 11  # object queries per organ (the paper's N)
     num_points: int = 12  # scribble points sampled per organ (plus one mean-pooled token)
     decoder_rounds: int = 1  # passes over the three decoder levels (stride 32, 16, 8)
-    mask_stride: int = 2  # stride of the mask features the masks are painted on (2 or 4)
     num_organs: int = NUM_ORGANS
     extra: dict = field(default_factory=dict)
 

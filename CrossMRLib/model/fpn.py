@@ -1,4 +1,4 @@
-"""Light feature pyramid: multi-scale decoder features (strides 32, 16, 8) and stride-2 or -4 mask features."""
+"""Light feature pyramid: multi-scale decoder features (strides 32, 16, 8) and stride-2 mask features."""
 
 from __future__ import annotations
 
@@ -14,14 +14,11 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
 class FPN(nn.Module):
     """Top-down pyramid over the encoder stages, plus a shallow full-resolution branch for sharp masks."""
 
-    def __init__(self, in_channels: list[int], dim: int, mask_stride: int = 2) -> None:
-        """`mask_stride` (2 or 4): the shallow branch's second convolution keeps (2) or halves (4) its grid."""
+    def __init__(self, in_channels: list[int], dim: int) -> None:
         super().__init__()
-        if mask_stride not in (2, 4):
-            raise ValueError(f"mask_stride must be 2 or 4, not {mask_stride}")
         self.lateral = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
         self.smooth = nn.ModuleList(_conv(dim, dim) for _ in in_channels)
-        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim, 3, mask_stride // 2))
+        self.shallow = nn.Sequential(_conv(1, dim // 2, 3, 2), _conv(dim // 2, dim))
         self.mask_out = nn.Sequential(_conv(dim, dim), nn.Conv2d(dim, dim, 1))
 
     @property
@@ -50,9 +47,7 @@ class FPN(nn.Module):
         if mask_rows is None:
             return outs[:3], None
         shallow = self.shallow(image[mask_rows])
-        up = outs[-1][mask_rows]
-        if up.shape[-2:] != shallow.shape[-2:]:
-            up = F.interpolate(up, size=shallow.shape[-2:], mode="bilinear", align_corners=False)
+        up = F.interpolate(outs[-1][mask_rows], size=shallow.shape[-2:], mode="bilinear", align_corners=False)
         up = up.contiguous()  # the pyramid runs channels-last, the shallow branch NCHW: adding mixed layouts is slow
         mask_features = self.mask_out[0](shallow + up)
         if project:

@@ -31,7 +31,7 @@ class CrossMRNet(nn.Module):
         super().__init__()
         self.config = config = config or ModelConfig()
         self.encoder = Encoder(config.embed_dim, config.depths)
-        self.fpn = FPN(self.encoder.channels, config.hidden_dim, config.mask_stride)
+        self.fpn = FPN(self.encoder.channels, config.hidden_dim)
         self.sampler = VisualSampler(config.hidden_dim, 3)
         self.decoder = OrganDecoder(config.hidden_dim, config.num_heads, config.num_queries, config.num_organs,
                                     3, config.decoder_rounds)
