@@ -127,3 +127,21 @@ def test_page_says_when_scored_chaos_subjects_were_in_training():
     assert "trained on the images of 33 34" in page
     assert "| CHAOS T2-SPIR, dense strokes (5 volumes), subjects CrossMR was trained on (fit) |" in page
     assert "## Caveats\n\nThe shipped weights were trained on the images of CHAOS subjects 33 34" in page
+
+
+def test_model_card_of_weights_trained_on_every_chaos_subject_says_no_chaos_score_is_held_out(tmp_path):
+    from CrossMRLib.model.data import CHAOS_SUBJECTS, VAL_SUBJECTS
+
+    torch.manual_seed(0)
+    tiny = ModelConfig(input_size=64, embed_dim=16, depths=(1, 1, 1, 1), hidden_dim=32, num_queries=3, num_points=4)
+    weights = tmp_path / "crossmr_model.pt"
+    every = list(CHAOS_SUBJECTS)
+    save_weights(CrossMRNet(tiny), weights, {"steps": 10, "chaos_image_subjects": every, "chaos_label_subjects": every})
+    saved = tmp_path / "evaluation.json"
+    saved.write_text(json.dumps(report(MEASURED) | {"chaos_subjects": list(VAL_SUBJECTS),
+                                                    "chaos_image_subjects": every}))
+    out = tmp_path / "MODEL_CARD.md"
+    model_card.main(["--weights", str(weights), "--json", str(saved), "--commit", "abc1234", "--out", str(out)])
+    card = out.read_text(encoding="utf-8")
+    assert "every CHAOS subject was in training, so no CHAOS score here is held out" in card
+    assert "(shipped model, trained on them: 0.930, 0.900)" in card and "they measure fit" in card

@@ -16,9 +16,10 @@ HELD_OUT_CAVEAT = """The CHAOS validation numbers come from 5 subjects on which 
 are optimistic: on CHAOS subjects no one here had looked at, earlier weights scored dense 0.894 and sparse
 0.882 where these validation subjects gave them 0.919 and 0.903, about 0.025 higher."""
 FIT_CAVEAT = """For a new patient the closest measure here is the previous shipped weights (edbe8922: the same
-network, an earlier recipe, trained on the other 10 subjects): dense 0.920 and sparse 0.902 on these 5 subjects, which chose the
-recipe; on CHAOS subjects no one here had looked at, earlier weights scored about 0.025 below such
-validation numbers (dense 0.894 and sparse 0.882 where the validation subjects gave 0.919 and 0.903)."""
+network, an earlier recipe, trained on the other 10 subjects): dense 0.920 and sparse 0.902 on these 5
+subjects, which chose the recipe; on CHAOS subjects no one here had looked at, earlier weights scored about
+0.025 below such validation numbers (dense 0.894 and sparse 0.882 where the validation subjects gave 0.919
+and 0.903)."""
 GENERAL_CAVEATS = """The generated rows are held-out studies but come from the same generator as the training
 studies, so they say how well CrossMR carries strokes across contrasts, not how well it does on real scans of
 those contrasts. The strokes are synthetic, each number is one training run, and runs of one recipe differ by
